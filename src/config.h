@@ -1,0 +1,108 @@
+/* Configuration: one table of keys yields the struct, the defaults, the INI
+ * handler, the validation and the `persh serve -T` dump. */
+#ifndef PERSH_CONFIG_H
+#define PERSH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A duration of "never": no timer is armed. */
+#define CONFIG_NEVER INT64_C(-1)
+
+/*
+ * X(section, key, type, default, doc)
+ *
+ * Types and their C representation:
+ *   str       char *     free text (may be empty)
+ *   path      char *     empty or an absolute path
+ *   name      char *     a session name ([A-Za-z0-9._-], 1-64)
+ *   loglevel  int        error | warn | info | debug
+ *   size      uint64_t   bytes; suffix K or M (binary), e.g. 64K, 1M
+ *   duration  int64_t    milliseconds; units ms s m h, or "never" (-1)
+ *   uint      unsigned   a non-negative integer
+ *   key       int        a detach key: ^X, C-x, a single character, or
+ *                        "none" (-1); stored as the byte it sends
+ * Defaults are strings fed through the same parser as the file.
+ */
+#define CONFIG_TABLE(X)                                                                   \
+	X(daemon, runtime_dir, path, "",                                                  \
+	    "Directory of the control socket. Empty: $XDG_RUNTIME_DIR/persh, "            \
+	    "else /tmp/persh-UID.")                                                       \
+	X(daemon, log, str, "auto",                                                       \
+	    "Where the daemon logs: stderr, syslog, a file path, or auto "                \
+	    "(stderr with -f, syslog otherwise).")                                        \
+	X(daemon, log_level, loglevel, "info", "error, warn, info or debug.")             \
+	X(session, default, name, "main", "Session attached when no name is given.")     \
+	X(session, shell, path, "",                                                       \
+	    "Shell to run. Empty: the user's login shell (passwd), else $SHELL, "         \
+	    "else /bin/sh. Started as a login shell.")                                    \
+	X(session, term, str, "",                                                         \
+	    "TERM for new shells. Empty: the attaching client's TERM "                    \
+	    "(xterm-256color if it has none).")                                           \
+	X(session, scrollback, size, "1M",                                                \
+	    "Output kept per session for resume, in bytes (the output ring).")            \
+	X(session, client_buffer, size, "1M",                                             \
+	    "How far a client may fall behind the shell's output before it is "           \
+	    "dropped. At most scrollback.")                                               \
+	X(session, stall_timeout, duration, "2s",                                         \
+	    "When every attached client is a full client_buffer behind, the shell is "    \
+	    "paused like a slow terminal; clients that drain nothing for this long "      \
+	    "are dropped and the shell resumes.")                                         \
+	X(session, max_sessions, uint, "1024", "Most sessions one daemon runs at once.") \
+	X(session, hangup_grace, duration, "2s",                                          \
+	    "After SIGHUP, how long a session's processes get before SIGTERM, and "       \
+	    "after SIGTERM before SIGKILL.")                                              \
+	X(heartbeat, interval, duration, "3s",                                            \
+	    "How often each side of a connection sends a heartbeat.")                     \
+	X(heartbeat, timeout, duration, "12s",                                            \
+	    "A peer silent this long is dropped (heartbeat_timeout). At least twice "     \
+	    "the interval.")                                                              \
+	X(client, detach_key, key, "^\\",                                                 \
+	    "Key that detaches an attached client: ^X or C-x notation, one "              \
+	    "character, or none.")
+
+typedef char *config_type_str;
+typedef char *config_type_path;
+typedef char *config_type_name;
+typedef int config_type_loglevel;
+typedef uint64_t config_type_size;
+typedef int64_t config_type_duration;
+typedef unsigned config_type_uint;
+typedef int config_type_key;
+
+struct config {
+#define CONFIG_FIELD(sec, key, type, def, doc) config_type_##type sec##_##key;
+	CONFIG_TABLE(CONFIG_FIELD)
+#undef CONFIG_FIELD
+};
+
+/* A configuration holding every built-in default. */
+struct config *config_new(void);
+void config_free(struct config *cfg);
+
+/* Read an INI file over cfg. On error returns -1 and writes one line
+ * "FILE:LINE: reason" (naming section and key) into err; cfg is then
+ * unspecified, so callers load into a fresh config and swap on success. */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Checks across keys (e.g. heartbeat timeout vs interval). -1 with err. */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* Print the effective configuration as a valid INI file. */
+void config_dump(const struct config *cfg, FILE *fp);
+
+/* Value parsers shared with the command line; 0 or -1. */
+int config_parse_duration(const char *s, int64_t *ms);
+int config_parse_size(const char *s, uint64_t *bytes);
+int config_parse_key(const char *s, int *key);
+
+/* Format for the dump and for messages ("250ms", "5s", "never", "1M"). */
+void config_format_duration(int64_t ms, char *buf, size_t len);
+void config_format_size(uint64_t bytes, char *buf, size_t len);
+void config_format_key(int key, char *buf, size_t len);
+
+/* The configuration in force (the daemon swaps it on SIGHUP). */
+extern struct config *cfg;
+
+#endif

@@ -1,0 +1,265 @@
+/* Encoding and decoding of the persh wire protocol (see proto.h). */
+#include "proto.h"
+
+#include <string.h>
+
+#include "util.h"
+
+/* Fill a frame header. */
+void
+proto_header_encode(uint8_t *p, uint16_t type, uint32_t len)
+{
+	put16(p, type);
+	put16(p + 2, 0);
+	put32(p + 4, len);
+}
+
+/* Parse a frame header; -1 before anything is allocated for a bad one. */
+int
+proto_header_decode(const uint8_t *p, uint16_t *type, uint32_t *len)
+{
+	*type = get16(p);
+	*len = get32(p + 4);
+	if (get16(p + 2) != 0 || *len > PROTO_MAX_PAYLOAD)
+		return -1;
+	return 0;
+}
+
+/* Append a one-byte-length string; returns bytes written. */
+static size_t
+put_str(uint8_t *p, const char *s)
+{
+	size_t n = strnlen(s, PROTO_MAX_TEXT);
+
+	p[0] = (uint8_t)n;
+	memcpy(p + 1, s, n);
+	return n + 1;
+}
+
+/* Read a string at *off; -1 if it runs past len or holds a NUL. */
+static int
+get_str(const uint8_t *p, size_t len, size_t *off, char *out, size_t cap)
+{
+	size_t n;
+
+	if (*off >= len)
+		return -1;
+	n = p[*off];
+	if (n + 1 > len - *off || n + 1 > cap || memchr(p + *off + 1, '\0', n) != NULL)
+		return -1;
+	memcpy(out, p + *off + 1, n);
+	out[n] = '\0';
+	*off += n + 1;
+	return 0;
+}
+
+/* HELLO: 16 fixed bytes. */
+size_t
+proto_hello_encode(uint8_t *buf, const struct proto_hello *m)
+{
+	put32(buf, m->magic);
+	put16(buf + 4, m->version);
+	put16(buf + 6, m->flags);
+	put32(buf + 8, m->hb_timeout_ms);
+	put32(buf + 12, m->pid);
+	return 16;
+}
+
+/* HELLO from a peer; longer payloads are allowed so that later versions
+ * can extend it and still be told their version is not spoken here. */
+int
+proto_hello_decode(const uint8_t *p, size_t len, struct proto_hello *m)
+{
+	if (len < 16)
+		return -1;
+	m->magic = get32(p);
+	m->version = get16(p + 4);
+	m->flags = get16(p + 6);
+	m->hb_timeout_ms = get32(p + 8);
+	m->pid = get32(p + 12);
+	return m->magic == PROTO_MAGIC ? 0 : -1;
+}
+
+/* ATTACH: 16 fixed bytes, then name and term. */
+size_t
+proto_attach_encode(uint8_t *buf, const struct proto_attach *m)
+{
+	size_t off = 16;
+
+	put16(buf, m->rows);
+	put16(buf + 2, m->cols);
+	put32(buf + 4, m->flags);
+	put64(buf + 8, m->offset);
+	off += put_str(buf + off, m->name);
+	off += put_str(buf + off, m->term);
+	return off;
+}
+
+/* ATTACH from a client; the name is validated by the caller. */
+int
+proto_attach_decode(const uint8_t *p, size_t len, struct proto_attach *m)
+{
+	size_t off = 16;
+
+	if (len < 18)
+		return -1;
+	m->rows = get16(p);
+	m->cols = get16(p + 2);
+	m->flags = get32(p + 4);
+	m->offset = get64(p + 8);
+	if (get_str(p, len, &off, m->name, sizeof m->name) == -1 ||
+	    get_str(p, len, &off, m->term, sizeof m->term) == -1 || off != len)
+		return -1;
+	return 0;
+}
+
+/* ATTACHED: 20 fixed bytes, then the session name. */
+size_t
+proto_attached_encode(uint8_t *buf, const struct proto_attached *m)
+{
+	put32(buf, m->pid);
+	put16(buf + 4, m->rows);
+	put16(buf + 6, m->cols);
+	put64(buf + 8, m->offset);
+	put32(buf + 16, m->flags);
+	return 20 + put_str(buf + 20, m->name);
+}
+
+/* ATTACHED from the daemon. */
+int
+proto_attached_decode(const uint8_t *p, size_t len, struct proto_attached *m)
+{
+	size_t off = 20;
+
+	if (len < 21)
+		return -1;
+	m->pid = get32(p);
+	m->rows = get16(p + 4);
+	m->cols = get16(p + 6);
+	m->offset = get64(p + 8);
+	m->flags = get32(p + 16);
+	if (get_str(p, len, &off, m->name, sizeof m->name) == -1 || off != len)
+		return -1;
+	return 0;
+}
+
+/* SESSION: 32 fixed bytes, then the name. */
+size_t
+proto_session_encode(uint8_t *buf, const struct proto_session *m)
+{
+	put32(buf, m->pid);
+	put16(buf + 4, m->rows);
+	put16(buf + 6, m->cols);
+	put16(buf + 8, m->clients);
+	buf[10] = m->state;
+	buf[11] = 0;
+	put32(buf + 12, (uint32_t)m->exit_status);
+	put64(buf + 16, (uint64_t)m->created);
+	put64(buf + 24, (uint64_t)m->idle_ms);
+	return 32 + put_str(buf + 32, m->name);
+}
+
+/* SESSION row of a LIST answer. */
+int
+proto_session_decode(const uint8_t *p, size_t len, struct proto_session *m)
+{
+	size_t off = 32;
+
+	if (len < 33)
+		return -1;
+	m->pid = get32(p);
+	m->rows = get16(p + 4);
+	m->cols = get16(p + 6);
+	m->clients = get16(p + 8);
+	m->state = p[10];
+	m->exit_status = (int32_t)get32(p + 12);
+	m->created = (int64_t)get64(p + 16);
+	m->idle_ms = (int64_t)get64(p + 24);
+	if (get_str(p, len, &off, m->name, sizeof m->name) == -1 || off != len)
+		return -1;
+	return 0;
+}
+
+/* ERROR and DETACHED: a code and a line of text. */
+size_t
+proto_text_encode(uint8_t *buf, uint16_t code, const char *text)
+{
+	put16(buf, code);
+	return 2 + put_str(buf + 2, text);
+}
+
+/* ERROR or DETACHED from a peer. */
+int
+proto_text_decode(const uint8_t *p, size_t len, struct proto_text *m)
+{
+	size_t off = 2;
+
+	if (len < 3)
+		return -1;
+	m->code = get16(p);
+	if (get_str(p, len, &off, m->text, sizeof m->text) == -1 || off != len)
+		return -1;
+	return 0;
+}
+
+/* KILL and DETACH_ALL: only a name. */
+size_t
+proto_name_encode(uint8_t *buf, const char *name)
+{
+	return put_str(buf, name);
+}
+
+/* A name-only payload; validity of the name is the caller's check. */
+int
+proto_name_decode(const uint8_t *p, size_t len, char *name, size_t cap)
+{
+	size_t off = 0;
+
+	if (get_str(p, len, &off, name, cap) == -1 || off != len)
+		return -1;
+	return 0;
+}
+
+/* Words for an ERROR code, used when the text is empty. */
+const char *
+proto_error_text(uint16_t code)
+{
+	switch (code) {
+	case PROTO_E_VERSION: return "unsupported protocol version";
+	case PROTO_E_MALFORMED: return "malformed frame";
+	case PROTO_E_NOSESSION: return "no such session";
+	case PROTO_E_BADNAME: return "invalid session name";
+	case PROTO_E_LIMIT: return "too many sessions";
+	case PROTO_E_SELF: return "cannot attach a session from inside itself";
+	case PROTO_E_SPAWN: return "shell could not be started";
+	case PROTO_E_PERM: return "permission denied";
+	case PROTO_E_STATE: return "not allowed now";
+	}
+	return "unknown error";
+}
+
+/* Words for a DETACHED reason; also the name logged and counted. */
+const char *
+proto_reason_text(uint16_t reason)
+{
+	switch (reason) {
+	case PROTO_R_REQUESTED: return "detached";
+	case PROTO_R_COMMAND: return "detached_by_command";
+	case PROTO_R_SLOW: return "too_slow";
+	case PROTO_R_STALLED: return "stalled";
+	case PROTO_R_SHUTDOWN: return "daemon_shutdown";
+	}
+	return "unknown";
+}
+
+/* Words for a session state, as `persh ls` prints them. */
+const char *
+proto_state_text(uint8_t state)
+{
+	switch (state) {
+	case PROTO_S_ATTACHED: return "attached";
+	case PROTO_S_DETACHED: return "detached";
+	case PROTO_S_EXITED: return "exited";
+	}
+	return "unknown";
+}

@@ -1,0 +1,798 @@
+/* A session: one shell under forkpty, its output ring, and the clients
+ * attached to it, each with its own position in the ring.
+ *
+ * The data path is PTY master -> ring -> each member's peer queue. The
+ * daemon reads the PTY straight into the ring whether or not anyone is
+ * attached, so a detached shell never blocks on output. Members are pumped
+ * from their own ring offset while their socket queue has room. The shell is
+ * paused (the PTY is not read) only while the fastest member is a whole
+ * client_buffer behind, like a slow terminal; a member that drains nothing
+ * for stall_timeout then is dropped. A member that falls a whole
+ * client_buffer behind the others is dropped, so one stalled client never
+ * holds back the shell or its peers.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/queue.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "ring.h"
+#include "util.h"
+
+/* Most bytes queued to one member's socket before pumping stops. */
+#define SESSION_PUMP_HIWAT (256 * 1024)
+/* Keystrokes waiting for the shell before members stop being read. */
+#define SESSION_INPUT_MAX (256 * 1024)
+/* After the shell exits, how long to wait for the PTY to drain (background
+ * jobs may hold the slave open forever). */
+#define SESSION_DRAIN_MS 500
+
+struct member {
+	struct client *c;
+	uint64_t off; /* next ring offset to send */
+	uint16_t rows, cols;
+	int readonly;
+	int input_paused;
+	TAILQ_ENTRY(member) entry;
+};
+
+struct session {
+	char name[NAME_MAX_LEN + 1];
+	pid_t pid;
+	int master;
+	struct ring *ring;
+	struct event *rev, *wev;
+	struct evbuffer *inq;
+	int reading, writing;
+	uint16_t rows, cols;
+	struct member *active; /* the member whose size the window follows */
+	TAILQ_HEAD(, member) members;
+	unsigned nmembers;
+
+	int64_t created;  /* wall clock */
+	int64_t activity; /* monotonic ms of the last output or input */
+
+	struct event *stall_timer;
+	struct event *drain_timer;
+	struct event *hangup_timer;
+	int hangup_stage; /* 0 none, 1 SIGHUP sent, 2 SIGTERM sent, 3 SIGKILL */
+
+	int exited;    /* the shell was reaped */
+	int status;    /* its status, as a shell reports it */
+	int pty_done;  /* no more output will come */
+	int removed;
+
+	TAILQ_ENTRY(session) entry;
+};
+
+static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static unsigned nsessions;
+
+static void session_read_cb(evutil_socket_t, short, void *);
+static void session_write_cb(evutil_socket_t, short, void *);
+static void session_stall(void *);
+static void session_drain_timeout(void *);
+static void session_hangup_step(void *);
+static void session_pump(struct session *, struct member *);
+static void session_update_reading(struct session *);
+static void session_finish(struct session *);
+static void session_remove(struct session *);
+
+/* The shell to run: the configured one, the passwd entry's, $SHELL, sh. */
+static const char *
+session_shell(void)
+{
+	struct passwd *pw;
+	const char *sh;
+
+	if (cfg->session_shell[0] != '\0')
+		return cfg->session_shell;
+	pw = getpwuid(getuid());
+	if (pw != NULL && pw->pw_shell != NULL && pw->pw_shell[0] == '/')
+		return pw->pw_shell;
+	sh = getenv("SHELL");
+	if (sh != NULL && sh[0] == '/')
+		return sh;
+	return "/bin/sh";
+}
+
+/* TERM for a new shell: forced by the config, else the client's. */
+static const char *
+session_term(const char *client_term)
+{
+	if (cfg->session_term[0] != '\0')
+		return cfg->session_term;
+	if (client_term != NULL && client_term[0] != '\0' && strchr(client_term, '/') == NULL)
+		return client_term;
+	return "xterm-256color";
+}
+
+/* In the child: become the shell, or report errno through fd 3. */
+static void __attribute__((noreturn))
+session_exec(const char *shell, const char *term, const char *name)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	const char *home = getenv("HOME");
+	const char *base = strrchr(shell, '/');
+	char argv0[256];
+	sigset_t none;
+	int e;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* Only fd 3, the exec-error pipe (close-on-exec), survives. */
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) == -1)
+		for (int fd = 4; fd < 65536; fd++)
+			close(fd);
+
+	if (pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] == '/')
+		home = pw->pw_dir;
+	if (home == NULL || chdir(home) == -1)
+		(void)chdir("/");
+	setenv("TERM", term, 1);
+	setenv("PERSH_SESSION", name, 1);
+	if (home != NULL)
+		setenv("HOME", home, 1);
+
+	/* A leading '-' makes it a login shell, as login(1) and tmux do. */
+	snprintf(argv0, sizeof argv0, "-%s", base != NULL ? base + 1 : shell);
+	execl(shell, argv0, (char *)NULL);
+	e = errno;
+	(void)write(3, &e, sizeof e);
+	_exit(127);
+}
+
+/* Fork the shell under a new PTY; NULL with a reason in err. */
+struct session *
+session_create(const struct session_spec *spec, char *err, size_t errlen)
+{
+	struct winsize ws = { .ws_row = spec->rows, .ws_col = spec->cols };
+	const char *shell = session_shell();
+	const char *term = session_term(spec->term);
+	struct session *s = NULL;
+	sigset_t all, old;
+	int pipefd[2], master = -1, e = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (ws.ws_row == 0 || ws.ws_col == 0) {
+		ws.ws_row = 24;
+		ws.ws_col = 80;
+	}
+	if (pipe2(pipefd, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return NULL;
+	}
+	/* No handler may run in the child between fork and exec. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = forkpty(&master, NULL, NULL, &ws);
+	if (pid == 0) {
+		if (dup2(pipefd[1], 3) == -1)
+			_exit(127);
+		fcntl(3, F_SETFD, FD_CLOEXEC);
+		session_exec(shell, term, spec->name);
+	}
+	e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(pipefd[1]);
+	if (pid == -1) {
+		snprintf(err, errlen, "forkpty: %s", strerror(e));
+		close(pipefd[0]);
+		return NULL;
+	}
+	/* Blocks only until our own child execs: the pipe closes on exec. */
+	do
+		n = read(pipefd[0], &e, sizeof e);
+	while (n == -1 && errno == EINTR);
+	close(pipefd[0]);
+	if (n == sizeof e) {
+		snprintf(err, errlen, "cannot run %s: %s", shell, strerror(e));
+		close(master);
+		waitpid(pid, NULL, 0);
+		return NULL;
+	}
+
+	s = xcalloc(1, sizeof *s);
+	snprintf(s->name, sizeof s->name, "%s", spec->name);
+	s->pid = pid;
+	s->master = master;
+	s->rows = ws.ws_row;
+	s->cols = ws.ws_col;
+	s->ring = ring_create((size_t)cfg->session_scrollback);
+	s->inq = evbuffer_new();
+	s->created = now_wall();
+	s->activity = now_ms();
+	TAILQ_INIT(&s->members);
+	fd_set_nonblock(master, 1);
+	fd_set_cloexec(master);
+	s->rev = event_new(loop_base(), master, EV_READ | EV_PERSIST, session_read_cb, s);
+	s->wev = event_new(loop_base(), master, EV_WRITE | EV_PERSIST, session_write_cb, s);
+	s->stall_timer = loop_timer_new(session_stall, s);
+	s->drain_timer = loop_timer_new(session_drain_timeout, s);
+	s->hangup_timer = loop_timer_new(session_hangup_step, s);
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	nsessions++;
+	session_update_reading(s);
+	log_info("session %s: started %s (pid %d, %ux%u, TERM=%s)", s->name, shell, (int)pid,
+	    s->cols, s->rows, term);
+	return s;
+}
+
+/* The session named name, or NULL. */
+struct session *
+session_find(const char *name)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+/* How many sessions exist (exited ones included until seen). */
+unsigned
+session_count(void)
+{
+	return nsessions;
+}
+
+/* The session's name. */
+const char *
+session_name(const struct session *s)
+{
+	return s->name;
+}
+
+/* The shell's pid. */
+pid_t
+session_pid(const struct session *s)
+{
+	return s->pid;
+}
+
+/* Fill a LIST row. */
+void
+session_info(const struct session *s, struct proto_session *row)
+{
+	memset(row, 0, sizeof *row);
+	row->pid = (uint32_t)s->pid;
+	row->rows = s->rows;
+	row->cols = s->cols;
+	row->clients = (uint16_t)s->nmembers;
+	if (s->exited)
+		row->state = PROTO_S_EXITED;
+	else
+		row->state = s->nmembers > 0 ? PROTO_S_ATTACHED : PROTO_S_DETACHED;
+	row->exit_status = s->exited ? s->status : -1;
+	row->created = s->created;
+	row->idle_ms = now_ms() - s->activity;
+	snprintf(row->name, sizeof row->name, "%s", s->name);
+}
+
+/* Call fn for every session, in creation order; fn may not remove any. */
+void
+session_foreach(void (*fn)(struct session *, void *), void *arg)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		fn(s, arg);
+}
+
+/* The member record of c, or NULL. */
+static struct member *
+session_member(struct session *s, struct client *c)
+{
+	struct member *m;
+
+	TAILQ_FOREACH(m, &s->members, entry)
+		if (m->c == c)
+			return m;
+	return NULL;
+}
+
+/* Make m the member whose size the window follows, and apply its size. */
+static void
+session_follow(struct session *s, struct member *m)
+{
+	struct winsize ws;
+
+	if (m->readonly || m->rows == 0 || m->cols == 0)
+		return;
+	s->active = m;
+	if (s->pty_done || (m->rows == s->rows && m->cols == s->cols))
+		return;
+	memset(&ws, 0, sizeof ws);
+	ws.ws_row = m->rows;
+	ws.ws_col = m->cols;
+	/* The kernel sends SIGWINCH to the foreground process group. */
+	if (ioctl(s->master, TIOCSWINSZ, &ws) == 0) {
+		s->rows = m->rows;
+		s->cols = m->cols;
+	}
+}
+
+/* Unlink a member; the caller tells its client, if at all. */
+static void
+session_unlink(struct session *s, struct member *m)
+{
+	TAILQ_REMOVE(&s->members, m, entry);
+	s->nmembers--;
+	if (s->active == m)
+		s->active = NULL;
+	free(m);
+}
+
+/* Let go of m with a reason sent to its client. */
+static void
+session_drop(struct session *s, struct member *m, uint16_t reason)
+{
+	struct client *c = m->c;
+	uint64_t behind = ring_head(s->ring) - m->off;
+
+	session_unlink(s, m);
+	log_info("session %s: %s dropped: %s (%llu bytes behind)", s->name, client_label(c),
+	    proto_reason_text(reason), (unsigned long long)behind);
+	client_detached(c, reason);
+}
+
+/* Add c as a member, send ATTACHED, then output from its position. */
+void
+session_attach(struct session *s, struct client *c, const struct proto_attach *req)
+{
+	struct member *m = xcalloc(1, sizeof *m);
+	struct proto_attached a;
+	uint64_t head = ring_head(s->ring);
+
+	m->c = c;
+	m->rows = req->rows;
+	m->cols = req->cols;
+	m->readonly = (req->flags & PROTO_ATTACH_READONLY) != 0;
+	/* A client that resumes gets exactly what it lacks while the ring still
+	 * holds it; otherwise it starts with live output. */
+	if ((req->flags & PROTO_ATTACH_RESUME) && req->offset >= ring_tail(s->ring) &&
+	    req->offset <= head)
+		m->off = req->offset;
+	else
+		m->off = head;
+	TAILQ_INSERT_TAIL(&s->members, m, entry);
+	s->nmembers++;
+	session_follow(s, m);
+
+	memset(&a, 0, sizeof a);
+	a.pid = (uint32_t)s->pid;
+	a.rows = s->rows;
+	a.cols = s->cols;
+	a.offset = m->off;
+	snprintf(a.name, sizeof a.name, "%s", s->name);
+	client_send_attached(c, &a);
+	log_info("session %s: %s attached%s at offset %llu (%u clients)", s->name, client_label(c),
+	    m->readonly ? " read-only" : "", (unsigned long long)m->off, s->nmembers);
+	session_pump(s, m);
+	session_update_reading(s);
+}
+
+/* Remove c (it detached or went away); c is not called back. */
+void
+session_leave(struct session *s, struct client *c)
+{
+	struct member *m = session_member(s, c);
+
+	if (m == NULL)
+		return;
+	session_unlink(s, m);
+	log_info("session %s: %s left (%u clients)", s->name, client_label(c), s->nmembers);
+	session_update_reading(s);
+}
+
+/* Send m everything it lacks while its socket queue has room; once the
+ * shell is gone and m has it all, send the exit status. */
+static void
+session_pump(struct session *s, struct member *m)
+{
+	uint64_t head = ring_head(s->ring);
+
+	while (m->off < head && client_queued(m->c) < SESSION_PUMP_HIWAT) {
+		size_t run;
+		const uint8_t *p = ring_peek(s->ring, m->off, &run);
+
+		if (p == NULL)
+			break; /* fell out of the ring: session_read_cb drops it */
+		if (run > PROTO_MAX_DATA)
+			run = PROTO_MAX_DATA;
+		if (client_send_output(m->c, m->off, p, run) == -1)
+			return;
+		m->off += run;
+	}
+	if (s->pty_done && m->off == head) {
+		struct client *c = m->c;
+
+		session_unlink(s, m);
+		client_exited(c, s->status);
+		if (s->nmembers == 0)
+			session_remove(s);
+	}
+}
+
+/* Bytes the PTY may be read now: unbounded with no members, else what
+ * keeps the fastest member within client_buffer. */
+static size_t
+session_room(const struct session *s)
+{
+	uint64_t head = ring_head(s->ring), min_lag = UINT64_MAX;
+	uint64_t bound = cfg->session_client_buffer;
+	const struct member *m;
+
+	if (bound > ring_capacity(s->ring))
+		bound = ring_capacity(s->ring); /* scrollback shrank on reload */
+	TAILQ_FOREACH(m, &s->members, entry)
+		if (head - m->off < min_lag)
+			min_lag = head - m->off;
+	if (min_lag == UINT64_MAX)
+		return ring_capacity(s->ring);
+	return min_lag >= bound ? 0 : (size_t)(bound - min_lag);
+}
+
+/* Read the PTY while there is room; otherwise pause it like a slow
+ * terminal and start the stall clock. */
+static void
+session_update_reading(struct session *s)
+{
+	int want = !s->pty_done && session_room(s) > 0;
+
+	if (want && !s->reading) {
+		event_add(s->rev, NULL);
+		s->reading = 1;
+		loop_timer_set(s->stall_timer, -1);
+	} else if (!want && s->reading) {
+		event_del(s->rev);
+		s->reading = 0;
+	}
+	if (!s->pty_done && !want && !loop_timer_pending(s->stall_timer) &&
+	    cfg->session_stall_timeout != CONFIG_NEVER)
+		loop_timer_set(s->stall_timer, cfg->session_stall_timeout);
+}
+
+/* Every member stayed a whole buffer behind for stall_timeout: drop them
+ * all and let the shell run. */
+static void
+session_stall(void *arg)
+{
+	struct session *s = arg;
+	uint64_t head = ring_head(s->ring);
+	struct member *m, *next;
+
+	for (m = TAILQ_FIRST(&s->members); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (head - m->off >= cfg->session_client_buffer)
+			session_drop(s, m, PROTO_R_STALLED);
+	}
+	session_update_reading(s);
+}
+
+/* The PTY has output: read it into the ring and pass it on. */
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct member *m, *next;
+	size_t room = session_room(s), contig;
+	uint8_t *dst = ring_reserve(s->ring, &contig);
+	uint64_t head, bound;
+	ssize_t n;
+
+	(void)what;
+	if (room == 0) {
+		session_update_reading(s);
+		return;
+	}
+	n = read(fd, dst, contig < room ? contig : room);
+	if (n <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* EIO: every slave fd is closed; the shell and its jobs are gone. */
+		s->pty_done = 1;
+		event_del(s->rev);
+		s->reading = 0;
+		loop_timer_set(s->stall_timer, -1);
+		if (s->exited)
+			session_finish(s);
+		return;
+	}
+	ring_commit(s->ring, (size_t)n);
+	s->activity = now_ms();
+
+	head = ring_head(s->ring);
+	bound = cfg->session_client_buffer;
+	for (m = TAILQ_FIRST(&s->members); m != NULL; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		if (head - m->off > bound || m->off < ring_tail(s->ring))
+			session_drop(s, m, PROTO_R_SLOW);
+		else
+			session_pump(s, m);
+	}
+	session_update_reading(s);
+}
+
+/* m's socket queue has room again. */
+void
+session_drained(struct session *s, struct client *c)
+{
+	struct member *m = session_member(s, c);
+
+	if (m == NULL)
+		return;
+	session_pump(s, m);
+	if (!s->removed)
+		session_update_reading(s);
+}
+
+/* Write queued keystrokes to the shell; resume readers once it has room. */
+static void
+session_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct member *m;
+	int n;
+
+	(void)fd;
+	(void)what;
+	n = evbuffer_write(s->inq, s->master);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		evbuffer_drain(s->inq, evbuffer_get_length(s->inq));
+	}
+	if (evbuffer_get_length(s->inq) == 0 && s->writing) {
+		event_del(s->wev);
+		s->writing = 0;
+	}
+	if (evbuffer_get_length(s->inq) < SESSION_INPUT_MAX / 2) {
+		TAILQ_FOREACH(m, &s->members, entry) {
+			if (m->input_paused) {
+				m->input_paused = 0;
+				client_input_resume(m->c);
+			}
+		}
+	}
+}
+
+/* Keystrokes from c; 1 if the caller should stop reading c for now. */
+int
+session_input(struct session *s, struct client *c, const uint8_t *buf, size_t len)
+{
+	struct member *m = session_member(s, c);
+
+	if (m == NULL || m->readonly || s->pty_done)
+		return 0;
+	if (s->active != m)
+		session_follow(s, m);
+	s->activity = now_ms();
+	evbuffer_add(s->inq, buf, len);
+	if (!s->writing) {
+		session_write_cb(s->master, EV_WRITE, s);
+		if (evbuffer_get_length(s->inq) > 0) {
+			event_add(s->wev, NULL);
+			s->writing = 1;
+		}
+	}
+	if (evbuffer_get_length(s->inq) >= SESSION_INPUT_MAX) {
+		m->input_paused = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* c's terminal changed size; the window follows it if c is the active one
+ * or becomes it. */
+void
+session_resize(struct session *s, struct client *c, uint16_t rows, uint16_t cols)
+{
+	struct member *m = session_member(s, c);
+
+	if (m == NULL || rows == 0 || cols == 0)
+		return;
+	m->rows = rows;
+	m->cols = cols;
+	session_follow(s, m);
+}
+
+/* Detach every member with a reason; returns how many. */
+unsigned
+session_detach_all(struct session *s, uint16_t reason)
+{
+	struct member *m;
+	unsigned n = 0;
+
+	while ((m = TAILQ_FIRST(&s->members)) != NULL) {
+		struct client *c = m->c;
+
+		session_unlink(s, m);
+		client_detached(c, reason);
+		n++;
+	}
+	session_update_reading(s);
+	return n;
+}
+
+/* Signal the shell's process group and the terminal's foreground group. */
+static void
+session_signal(struct session *s, int sig)
+{
+	pid_t fg = s->pty_done ? -1 : tcgetpgrp(s->master);
+
+	kill(-s->pid, sig);
+	if (fg > 0 && fg != s->pid)
+		kill(-fg, sig);
+}
+
+/* One step of the hang-up: SIGHUP, then SIGTERM, then SIGKILL. */
+static void
+session_hangup_step(void *arg)
+{
+	struct session *s = arg;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGKILL };
+
+	if (s->exited || s->hangup_stage >= 3)
+		return;
+	session_signal(s, sigs[s->hangup_stage]);
+	/* Stopped jobs must run to see the signal, as on a real hang-up. */
+	session_signal(s, SIGCONT);
+	log_info("session %s: sent SIG%s", s->name,
+	    s->hangup_stage == 0 ? "HUP" : s->hangup_stage == 1 ? "TERM" : "KILL");
+	s->hangup_stage++;
+	if (s->hangup_stage < 3)
+		loop_timer_set(s->hangup_timer, cfg->session_hangup_grace);
+}
+
+/* Hang up; an exited session is simply removed. */
+void
+session_kill(struct session *s)
+{
+	if (s->exited) {
+		session_detach_all(s, PROTO_R_COMMAND);
+		session_remove(s);
+		return;
+	}
+	if (s->hangup_stage == 0)
+		session_hangup_step(s);
+}
+
+/* The shell is reaped and no more output will come: close the PTY and send
+ * the status to members that have everything. */
+static void
+session_finish(struct session *s)
+{
+	struct member *m, *next;
+
+	loop_timer_set(s->drain_timer, -1);
+	loop_timer_set(s->hangup_timer, -1);
+	loop_timer_set(s->stall_timer, -1);
+	s->pty_done = 1;
+	if (s->reading) {
+		event_del(s->rev);
+		s->reading = 0;
+	}
+	if (s->writing) {
+		event_del(s->wev);
+		s->writing = 0;
+	}
+	if (s->master != -1) {
+		close(s->master);
+		s->master = -1;
+	}
+	log_info("session %s: shell exited with status %d", s->name, s->status);
+	if (s->nmembers == 0)
+		return; /* kept, with its status, until a client has seen it */
+	for (m = TAILQ_FIRST(&s->members); m != NULL && !s->removed; m = next) {
+		next = TAILQ_NEXT(m, entry);
+		session_pump(s, m);
+	}
+}
+
+/* The shell is gone but the PTY still has a writer: stop waiting. */
+static void
+session_drain_timeout(void *arg)
+{
+	session_finish(arg);
+}
+
+/* A child was reaped; 0 if it was not a session's shell. */
+int
+session_reaped(pid_t pid, int status)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry) {
+		if (s->pid != pid || s->exited)
+			continue;
+		s->exited = 1;
+		if (WIFEXITED(status))
+			s->status = WEXITSTATUS(status);
+		else if (WIFSIGNALED(status))
+			s->status = 128 + WTERMSIG(status);
+		else
+			s->status = 255;
+		if (s->pty_done)
+			session_finish(s);
+		else
+			loop_timer_set(s->drain_timer, SESSION_DRAIN_MS);
+		return 1;
+	}
+	return 0;
+}
+
+/* Free a session's memory, once no callback can reach it. */
+static void
+session_release(void *arg)
+{
+	struct session *s = arg;
+
+	event_free(s->rev);
+	event_free(s->wev);
+	loop_event_free(s->stall_timer);
+	loop_event_free(s->drain_timer);
+	loop_event_free(s->hangup_timer);
+	evbuffer_free(s->inq);
+	ring_free(s->ring);
+	free(s);
+}
+
+/* Take a session out of the table; memory goes after the callback. */
+static void
+session_remove(struct session *s)
+{
+	if (s->removed)
+		return;
+	s->removed = 1;
+	if (!s->pty_done || s->master != -1) {
+		s->pty_done = 1;
+		event_del(s->rev);
+		event_del(s->wev);
+		if (s->master != -1)
+			close(s->master);
+		s->master = -1;
+	}
+	loop_timer_set(s->drain_timer, -1);
+	loop_timer_set(s->hangup_timer, -1);
+	loop_timer_set(s->stall_timer, -1);
+	TAILQ_REMOVE(&sessions, s, entry);
+	nsessions--;
+	log_info("session %s: removed", s->name);
+	loop_defer(session_release, s);
+}
+
+/* Daemon exit: detach everyone, hang up every shell, free all. */
+void
+session_shutdown(void)
+{
+	struct session *s;
+
+	while ((s = TAILQ_FIRST(&sessions)) != NULL) {
+		session_detach_all(s, PROTO_R_SHUTDOWN);
+		if (!s->exited)
+			session_signal(s, SIGHUP);
+		session_remove(s);
+	}
+}
