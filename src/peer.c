@@ -4,6 +4,7 @@
 #include "peer.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdlib.h>
@@ -165,7 +166,14 @@ peer_parse(struct peer *p)
 		uint32_t len;
 
 		if (proto_header_decode(p->in + off, &type, &len) == -1) {
-			peer_fail(p, "malformed frame header");
+			char why[64];
+
+			if (len > PROTO_MAX_PAYLOAD)
+				snprintf(why, sizeof why, "oversized frame (%u bytes, max %u)", len,
+				    PROTO_MAX_PAYLOAD);
+			else
+				snprintf(why, sizeof why, "malformed frame header");
+			peer_fail(p, why);
 			return;
 		}
 		if (p->inlen - off < PROTO_HEADER_LEN + len) {
