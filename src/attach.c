@@ -289,7 +289,9 @@ attach_request(int fd, const char *name, uint32_t flags)
 	return dial_write_frame(fd, PROTO_ATTACH, buf, proto_attach_encode(buf, &a));
 }
 
-/* attach -d: create the session if missing, without attaching to it. */
+/* attach -d: create the session if missing, without staying attached. A
+ * failed write is not reported as such: the daemon's answer (an ERROR, or
+ * its closing) says what happened. */
 static int
 attach_detached(int fd, const char *name)
 {
@@ -300,25 +302,26 @@ attach_detached(int fd, const char *name)
 	uint16_t type;
 	uint32_t len;
 
-	if (attach_request(fd, name, PROTO_ATTACH_CREATE) == -1 ||
-	    dial_write_frame(fd, PROTO_DETACH, NULL, 0) == -1) {
-		fprintf(stderr, "persh: cannot talk to the daemon: %s\n", strerror(errno));
-		return EXIT_UNREACHABLE;
-	}
+	(void)attach_request(fd, name, PROTO_ATTACH_CREATE);
 	for (;;) {
 		if (dial_read_frame(fd, deadline, &type, buf, &len, err, sizeof err) == -1) {
 			fprintf(stderr, "persh: %s\n", err);
 			return EXIT_UNREACHABLE;
 		}
-		if (type == PROTO_DETACHED)
+		switch (type) {
+		case PROTO_ATTACHED:
+			(void)dial_write_frame(fd, PROTO_DETACH, NULL, 0);
+			break;
+		case PROTO_DETACHED:
+		case PROTO_EXIT: /* it had already ended: its status is seen now */
 			return EXIT_OK;
-		if (type == PROTO_EXIT)
-			return EXIT_OK; /* it existed and had already ended: seen now */
-		if (type == PROTO_ERROR) {
+		case PROTO_ERROR:
 			if (proto_text_decode(buf, len, &t) == -1)
 				snprintf(t.text, sizeof t.text, "error from the daemon");
-			fprintf(stderr, "persh: %s\n", t.text);
+			fprintf(stderr, "persh: %s\n", t.text[0] ? t.text : proto_error_text(t.code));
 			return EXIT_ERROR;
+		default:
+			break; /* HELLO, OUTPUT, HEARTBEAT */
 		}
 	}
 }
@@ -361,7 +364,6 @@ cmd_attach(int argc, char **argv)
 		fprintf(stderr, "persh: attach needs a terminal on stdin and stdout\n");
 		return EXIT_USAGE;
 	}
-	signal(SIGPIPE, SIG_IGN);
 	fd = dial_daemon(cfgpath, 1, &unreachable, err, sizeof err);
 	if (fd == -1) {
 		fprintf(stderr, "persh: %s\n", err);
@@ -372,12 +374,9 @@ cmd_attach(int argc, char **argv)
 		close(fd);
 		return rc;
 	}
-	if (attach_request(fd, at.name,
-		PROTO_ATTACH_CREATE | (at.readonly ? PROTO_ATTACH_READONLY : 0)) == -1) {
-		fprintf(stderr, "persh: cannot talk to the daemon: %s\n", strerror(errno));
-		close(fd);
-		return EXIT_UNREACHABLE;
-	}
+	/* If this write fails, the loop below reads why (ERROR) or sees EOF. */
+	(void)attach_request(fd, at.name,
+	    PROTO_ATTACH_CREATE | (at.readonly ? PROTO_ATTACH_READONLY : 0));
 
 	if (loop_init() == NULL)
 		fatal(EXIT_ERROR, "cannot create the event loop");

@@ -137,7 +137,7 @@ ctl_ls_row(const struct proto_session *r, void *arg)
 			printf("null}");
 	} else {
 		if (ls->n == 0)
-			printf("%-20s %-10s %7s %9s %8s %5s %5s\n", "NAME", "STATE", "CLIENTS", "SIZE",
+			printf("%-20s %-12s %7s %9s %8s %5s %5s\n", "NAME", "STATE", "CLIENTS", "SIZE",
 			    "PID", "AGE", "IDLE");
 		ctl_age(age, a, sizeof a);
 		ctl_age(r->idle_ms / 1000, idle, sizeof idle);
@@ -145,7 +145,7 @@ ctl_ls_row(const struct proto_session *r, void *arg)
 			snprintf(state, sizeof state, "exited(%d)", r->exit_status);
 		else
 			snprintf(state, sizeof state, "%s", proto_state_text(r->state));
-		printf("%-20s %-10s %7u %4ux%-4u %8u %5s %5s\n", r->name, state, r->clients, r->cols,
+		printf("%-20s %-12s %7u %4ux%-4u %8u %5s %5s\n", r->name, state, r->clients, r->cols,
 		    r->rows, r->pid, a, idle);
 	}
 	ls->n++;
@@ -185,12 +185,9 @@ cmd_ls(int argc, char **argv)
 	if (ls.json)
 		printf("{\"sessions\":[");
 	if (fd != -1) {
-		if (dial_write_frame(fd, PROTO_LIST, flags, sizeof flags) == -1) {
-			fprintf(stderr, "persh: cannot talk to the daemon: %s\n", strerror(errno));
-			rc = EXIT_UNREACHABLE;
-		} else {
-			rc = ctl_answer(fd, ctl_ls_row, &ls);
-		}
+		/* On a failed write the answer still says why (ERROR or EOF). */
+		(void)dial_write_frame(fd, PROTO_LIST, flags, sizeof flags);
+		rc = ctl_answer(fd, ctl_ls_row, &ls);
 		close(fd);
 	}
 	if (ls.json)
@@ -233,12 +230,8 @@ ctl_named(int argc, char **argv, uint16_t type, const char *usage)
 		}
 		return rc;
 	}
-	if (dial_write_frame(fd, type, buf, proto_name_encode(buf, argv[optind])) == -1) {
-		fprintf(stderr, "persh: cannot talk to the daemon: %s\n", strerror(errno));
-		rc = EXIT_UNREACHABLE;
-	} else {
-		rc = ctl_answer(fd, NULL, NULL);
-	}
+	(void)dial_write_frame(fd, type, buf, proto_name_encode(buf, argv[optind]));
+	rc = ctl_answer(fd, NULL, NULL);
 	close(fd);
 	return rc;
 }

@@ -1,4 +1,5 @@
 /* persh: shells that outlive dead network links. Command dispatch. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,9 @@ main(int argc, char **argv)
 {
 	int i = 1;
 	int rc;
+
+	/* A peer that closed must show up as an error we read, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {

@@ -35,8 +35,8 @@ struct peer {
 	int dead, paused, writing;
 	int above; /* output went past PEER_LOWAT; drain is owed when it falls */
 	int lingering, freed;
+	int wdead; /* a write failed: discard output, keep reading to EOF */
 	struct event *linger;
-	const char *why;
 };
 
 static void peer_read_cb(evutil_socket_t, short, void *);
@@ -145,16 +145,6 @@ peer_fail(struct peer *p, const char *reason)
 		p->cbs->error(p, p->arg, reason);
 }
 
-/* Tell the owner of a write failure, unless it freed the peer meanwhile. */
-static void
-peer_fail_later(void *arg)
-{
-	struct peer *p = arg;
-
-	if (p->cbs != NULL && p->cbs->error != NULL)
-		p->cbs->error(p, p->arg, p->why);
-}
-
 /* Hand every whole frame in the input buffer to the owner. */
 static void
 peer_parse(struct peer *p)
@@ -223,23 +213,29 @@ peer_read_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Write queued output; drop write interest once it is empty. From inside
- * peer_send (in_send) the owner is mid-call, so failure and drain are not
- * reported back into it there: failure is deferred, and a drain owed is
- * reported from the write event, which stays armed for it. */
+ * peer_send (in_send) the owner is mid-call, so a drain owed is reported
+ * from the write event, which stays armed for it. A failed write only stops
+ * writing: frames already received (an exit status, an error) must still be
+ * read and handed over, and the end is reported when reading ends too. */
 static void
 peer_flush(struct peer *p, int in_send)
 {
 	int n, owed;
 
+	if (p->wdead) {
+		evbuffer_drain(p->out, evbuffer_get_length(p->out));
+		return;
+	}
 	n = evbuffer_write(p->out, p->fd);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
-		if (in_send) {
-			p->why = errno == EPIPE || errno == ECONNRESET ? "eof" : "write error";
-			peer_shut(p);
-			loop_defer(peer_fail_later, p);
-		} else {
-			peer_fail(p, strerror(errno));
+		p->wdead = 1;
+		evbuffer_drain(p->out, evbuffer_get_length(p->out));
+		if (p->writing) {
+			event_del(p->wev);
+			p->writing = 0;
 		}
+		if (p->lingering)
+			peer_free(p);
 		return;
 	}
 	if (p->lingering) {

@@ -146,7 +146,8 @@ session_exec(const char *shell, const char *term, const char *name)
 		for (int fd = 4; fd < 65536; fd++)
 			close(fd);
 
-	if (pw != NULL && pw->pw_dir != NULL && pw->pw_dir[0] == '/')
+	/* $HOME as the daemon has it, else the passwd entry's. */
+	if ((home == NULL || home[0] != '/') && pw != NULL && pw->pw_dir != NULL)
 		home = pw->pw_dir;
 	if (home == NULL || chdir(home) == -1)
 		(void)chdir("/");

@@ -16,7 +16,7 @@ tty_restore(void)
 {
 	if (saved_fd == -1)
 		return;
-	tcsetattr(saved_fd, TCSAFLUSH, &saved);
+	tcsetattr(saved_fd, TCSANOW, &saved);
 	fcntl(saved_fd, F_SETFL, saved_fl);
 	saved_fd = -1;
 }
@@ -36,7 +36,8 @@ tty_raw(int fd)
 	cfmakeraw(&t);
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
-	return tcsetattr(fd, TCSAFLUSH, &t);
+	/* TCSANOW: keys typed while attaching are kept, not flushed. */
+	return tcsetattr(fd, TCSANOW, &t);
 }
 
 /* Rows and columns of fd, or 24x80 if it has none. */

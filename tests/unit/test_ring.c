@@ -142,3 +142,44 @@ Test(ring, many_wraps_keep_offsets_exact)
 		cr_assert_eq(out[k], (uint8_t)((ring_tail(r) + k) * 7 % 251), "byte %zu", k);
 	ring_free(r);
 }
+
+Test(ring, grows_by_doubling_then_wraps)
+{
+	struct ring *r = ring_create(5000);
+	uint8_t out[5000];
+	size_t room;
+	uint64_t n = 0;
+
+	/* Fill through every growth step with reserve/commit of odd sizes. */
+	while (n < 12345) {
+		uint8_t *w = ring_reserve(r, &room);
+		size_t k = room < 77 ? room : 77;
+
+		cr_assert_gt(room, 0);
+		for (size_t i = 0; i < k; i++)
+			w[i] = (uint8_t)((n + i) % 253);
+		ring_commit(r, k);
+		n += k;
+	}
+	cr_assert_eq(ring_tail(r), n - 5000);
+	cr_assert_eq(drain_from(r, ring_tail(r), out, sizeof out), 5000);
+	for (size_t i = 0; i < 5000; i++)
+		cr_assert_eq(out[i], (uint8_t)((ring_tail(r) + i) % 253), "byte %zu", i);
+	ring_free(r);
+}
+
+Test(ring, big_append_into_a_young_ring)
+{
+	struct ring *r = ring_create(3000);
+	uint8_t big[10000], out[3000];
+
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (uint8_t)(i % 251);
+	ring_append(r, "ab", 2);
+	ring_append(r, big, sizeof big);
+	cr_assert_eq(ring_head(r), 10002);
+	cr_assert_eq(drain_from(r, ring_tail(r), out, sizeof out), 3000);
+	for (size_t i = 0; i < 3000; i++)
+		cr_assert_eq(out[i], (uint8_t)((7000 + i) % 251), "byte %zu", i);
+	ring_free(r);
+}
