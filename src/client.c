@@ -179,7 +179,7 @@ client_named(struct client *c, const uint8_t *p, uint32_t len)
 	if (s == NULL) {
 		char why[128];
 
-		snprintf(why, sizeof why, "no session named '%s'", name);
+		snprintf(why, sizeof why, "no session named '%.64s'", name);
 		client_fail(c, PROTO_E_NOSESSION, why, 0);
 	}
 	return s;
@@ -208,7 +208,7 @@ client_attach(struct client *c, const uint8_t *p, uint32_t len)
 	}
 	s = session_find(req.name);
 	if (s != NULL && c->pid > 0 && getsid(c->pid) == session_pid(s)) {
-		snprintf(why, sizeof why, "refusing to attach session %s from inside itself",
+		snprintf(why, sizeof why, "refusing to attach session %.64s from inside itself",
 		    req.name);
 		client_fail(c, PROTO_E_SELF, why, 1);
 		return;
@@ -217,7 +217,7 @@ client_attach(struct client *c, const uint8_t *p, uint32_t len)
 		struct session_spec spec = { req.name, req.rows, req.cols, req.term };
 
 		if (!(req.flags & PROTO_ATTACH_CREATE)) {
-			snprintf(why, sizeof why, "no session named '%s'", req.name);
+			snprintf(why, sizeof why, "no session named '%.64s'", req.name);
 			client_fail(c, PROTO_E_NOSESSION, why, 1);
 			return;
 		}
