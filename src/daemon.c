@@ -220,19 +220,21 @@ cmd_serve(int argc, char **argv)
 		err[0] = '\0';
 	if (err[0] == '\0' && loop_init() == NULL)
 		snprintf(err, sizeof err, "cannot create the event loop");
-	if (err[0] == '\0')
+	if (err[0] == '\0') {
+		/* Handlers before the socket: whoever can connect may also signal. */
+		sigs[0] = loop_signal(SIGCHLD, daemon_sigchld, NULL);
+		sigs[1] = loop_signal(SIGHUP, daemon_sighup, NULL);
+		sigs[2] = loop_signal(SIGTERM, daemon_sigterm, NULL);
+		sigs[3] = loop_signal(SIGINT, daemon_sigterm, NULL);
+		sigs[4] = NULL;
 		control_open(&paths, err, sizeof err);
+	}
 	if (err[0] != '\0') {
 		if (report == -1)
 			fatal(EXIT_ERROR, "%s", err);
 		(void)!write(report, err, strlen(err));
 		_exit(EXIT_ERROR);
 	}
-	sigs[0] = loop_signal(SIGCHLD, daemon_sigchld, NULL);
-	sigs[1] = loop_signal(SIGHUP, daemon_sighup, NULL);
-	sigs[2] = loop_signal(SIGTERM, daemon_sigterm, NULL);
-	sigs[3] = loop_signal(SIGINT, daemon_sigterm, NULL);
-	sigs[4] = NULL;
 	if (report != -1) {
 		if (chdir("/") == -1)
 			log_warn("chdir /: %s", strerror(errno));

@@ -27,6 +27,11 @@ TESTSHELL = HERE / "testshell.sh"
 
 # Deadlines are multiplied by this (e.g. 3 under ASan/valgrind).
 SCALE = float(os.environ.get("PERSH_TEST_TIMEOUT_SCALE", "1"))
+# PERSH_VALGRIND=1 runs every daemon a test starts under valgrind memcheck;
+# any error or leak fails the test at teardown (see tests/run-valgrind).
+VALGRIND = os.environ.get("PERSH_VALGRIND") == "1"
+VALGRIND_ARGS = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+                 "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect"]
 
 
 def persh_bin():
@@ -645,6 +650,7 @@ class Daemon:
         self.stderr_path = env.root / f"daemon{len(env.daemons)}.stderr"
         self.stderr_f = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
+            (VALGRIND_ARGS if VALGRIND else []) +
             [persh_bin(), "serve", "-f", "-c", str(env.cfg_path), *args],
             stdin=subprocess.DEVNULL,
             stdout=self.stderr_f,
@@ -699,6 +705,8 @@ class Daemon:
                 problems.append(f"daemon {self.pid} still running {timeout * SCALE:.0f}s after signal {sig}")
                 os.kill(self.pid, signal.SIGKILL)
                 self.proc.wait(5)
+            if VALGRIND and self.proc.returncode == 99:
+                problems.append(f"valgrind found errors in daemon {self.pid}: {self.stderr()[-4000:]}")
         else:
             if self.proc.returncode != 0:
                 problems.append(f"daemon {self.pid} exited {self.proc.returncode} on signal {sig}")
