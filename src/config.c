@@ -54,6 +54,9 @@ static const struct {
 	"bad duration '%s' (use a number with ms, s, m or h, e.g. 5s, or never)"
 #define CONFIG_BAD_uint "bad number '%s' (use a non-negative integer)"
 #define CONFIG_BAD_key "bad key '%s' (use ^X, C-x, a single character, or none)"
+#define CONFIG_BAD_restore "bad restore mode '%s' (use screen, replay or none)"
+
+static const char *const config_restore_names[] = { "screen", "replay", "none" };
 
 /* State of one config_load, shared by the reader and the handler. */
 struct config_load {
@@ -319,6 +322,19 @@ config_set_name(char **p, const char *s)
 	return config_set_str(p, s);
 }
 
+/* screen, replay or none. */
+static int
+config_set_restore(int *p, const char *s)
+{
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(s, config_restore_names[i]) == 0) {
+			*p = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* error, warn, info or debug. */
 static int
 config_set_loglevel(int *p, const char *s)
@@ -390,6 +406,15 @@ config_show_loglevel(int v, char *buf, size_t len)
 	return log_level_name(v);
 }
 
+/* A restore mode by name. */
+static const char *
+config_show_restore(int v, char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	return v >= 0 && v < 3 ? config_restore_names[v] : "?";
+}
+
 /* Bytes with K or M. */
 static const char *
 config_show_size(uint64_t v, char *buf, size_t len)
@@ -432,6 +457,7 @@ config_clear_str(char **p)
 #define config_clear_path config_clear_str
 #define config_clear_name config_clear_str
 #define config_clear_loglevel(p) ((void)(p))
+#define config_clear_restore(p) ((void)(p))
 #define config_clear_size(p) ((void)(p))
 #define config_clear_duration(p) ((void)(p))
 #define config_clear_uint(p) ((void)(p))

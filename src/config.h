@@ -18,6 +18,7 @@
  *   path      char *     empty or an absolute path
  *   name      char *     a session name ([A-Za-z0-9._-], 1-64)
  *   loglevel  int        error | warn | info | debug
+ *   restore   int        screen | replay | none (enum config_restore)
  *   size      uint64_t   bytes; suffix K or M (binary), e.g. 64K, 1M
  *   duration  int64_t    milliseconds; units ms s m h, or "never" (-1)
  *   uint      unsigned   a non-negative integer
@@ -42,6 +43,10 @@
 	    "(xterm-256color if it has none).")                                           \
 	X(session, scrollback, size, "1M",                                                \
 	    "Output kept per session for resume, in bytes (the output ring).")            \
+	X(session, restore, restore, "screen",                                            \
+	    "What a client that cannot resume exactly is shown on attach: screen "        \
+	    "(redraw the current screen from a terminal emulator), replay (the ring's "   \
+	    "tail), or none (live output only).")                                         \
 	X(session, client_buffer, size, "1M",                                             \
 	    "How far a client may fall behind the shell's output before it is "           \
 	    "dropped. At most scrollback.")                                               \
@@ -66,6 +71,9 @@ typedef char *config_type_str;
 typedef char *config_type_path;
 typedef char *config_type_name;
 typedef int config_type_loglevel;
+typedef int config_type_restore;
+
+enum config_restore { CONFIG_RESTORE_SCREEN, CONFIG_RESTORE_REPLAY, CONFIG_RESTORE_NONE };
 typedef uint64_t config_type_size;
 typedef int64_t config_type_duration;
 typedef unsigned config_type_uint;

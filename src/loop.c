@@ -40,12 +40,14 @@ loop_defer_run(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Create the event base; start-up only. */
+/* Create the event base; start-up only. Three priorities: 0 unused, 1 (the
+ * default) for all I/O and timers, 2 for idle work, which libevent runs only
+ * in a pass where nothing of priority 1 is ready. */
 struct event_base *
 loop_init(void)
 {
 	base = event_base_new();
-	if (base == NULL)
+	if (base == NULL || event_base_priority_init(base, 3) == -1)
 		return NULL;
 	defer_ev = event_new(base, -1, 0, loop_defer_run, NULL);
 	return base;
@@ -167,4 +169,27 @@ loop_defer(loop_cb fn, void *p)
 	*defer_tail = d;
 	defer_tail = &d->next;
 	event_active(defer_ev, 0, 0);
+}
+
+/* An event for work that must never delay I/O: it runs when nothing else
+ * is ready. loop_idle_wake schedules it; it runs once per wake. */
+struct event *
+loop_idle_new(loop_cb cb, void *arg)
+{
+	struct loop_thunk *t = xmalloc(sizeof *t);
+	struct event *ev;
+
+	t->cb = cb;
+	t->arg = arg;
+	ev = event_new(base, -1, 0, loop_thunk_cb, t);
+	if (ev == NULL || event_priority_set(ev, 2) == -1)
+		abort();
+	return ev;
+}
+
+/* Schedule an idle event; libevent ignores a second wake of an active one. */
+void
+loop_idle_wake(struct event *ev)
+{
+	event_active(ev, 0, 0);
 }

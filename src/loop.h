@@ -26,6 +26,10 @@ void loop_timer_set(struct event *ev, int64_t ms);
 void loop_event_free(struct event *ev);
 int loop_timer_pending(struct event *ev);
 
+/* Idle work: runs only when no I/O or timer is ready. */
+struct event *loop_idle_new(loop_cb cb, void *arg);
+void loop_idle_wake(struct event *ev);
+
 /* Call fn(p) once the current callback has returned. */
 void loop_defer(loop_cb fn, void *p);
 

@@ -18,7 +18,10 @@
  *
  * Output bytes of a session are numbered from 0 with a 64-bit offset that
  * never wraps; OUTPUT frames carry the offset of their first byte, and a
- * client resumes by sending the offset of the next byte it wants.
+ * client resumes by sending the offset of the next byte it wants. When that
+ * byte is no longer held (or the client is new, or its terminal has another
+ * size), the daemon repaints the client's terminal with REDRAW frames from
+ * its terminal emulator instead, then continues with live output.
  */
 #ifndef PERSH_PROTO_H
 #define PERSH_PROTO_H
@@ -53,6 +56,8 @@ enum proto_type {
 	PROTO_DETACHED = 23, /* reason u16, text str */
 	PROTO_SESSION = 24,  /* one row of a LIST answer, see struct proto_session */
 	PROTO_OK = 25,       /* empty: the request succeeded (ends a LIST answer) */
+	PROTO_REDRAW = 26,   /* bytes that repaint the client's terminal; outside the
+	                        numbered output, so they carry no offset */
 };
 
 /* ATTACH flags */
@@ -60,8 +65,13 @@ enum proto_type {
 #define PROTO_ATTACH_READONLY 0x2u /* input and resizes are ignored */
 #define PROTO_ATTACH_RESUME 0x4u   /* offset is the next byte wanted */
 
-/* ATTACHED flags */
+/* ATTACHED flags: how the client is brought up to date before live output
+ * (which starts at the ATTACHED offset). At most one of RESUMED, REPLAY,
+ * REDRAW is set; none means live output only. */
 #define PROTO_ATTACHED_CREATED 0x1u /* the session was created by this attach */
+#define PROTO_ATTACHED_RESUMED 0x2u /* exact: output from the offset the client asked */
+#define PROTO_ATTACHED_REPLAY 0x4u  /* output from the oldest byte the ring holds */
+#define PROTO_ATTACHED_REDRAW 0x8u  /* REDRAW frames follow, then live output */
 
 /* ERROR codes */
 enum proto_error {

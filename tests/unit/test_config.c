@@ -118,6 +118,7 @@ expect_ok(const char *text)
 #define eq_path eq_str
 #define eq_name eq_str
 #define eq_loglevel(a, b) ((a) == (b))
+#define eq_restore(a, b) ((a) == (b))
 #define eq_size(a, b) ((a) == (b))
 #define eq_duration(a, b) ((a) == (b))
 #define eq_uint(a, b) ((a) == (b))
@@ -194,6 +195,7 @@ static const char every_key[] = "[daemon]\n"
 				"shell = /bin/bash\n"
 				"term = screen-256color\n"
 				"scrollback = 64K\n"
+				"restore = replay\n"
 				"client_buffer = 8K\n"
 				"stall_timeout = 250ms\n"
 				"max_sessions = 7\n"
@@ -522,6 +524,8 @@ Test(config, bad_values)
 	expect_error("[daemon]\nruntime_dir = run/persh\n",
 	    ":2: [daemon] runtime_dir: bad path 'run/persh' (use an absolute path, or nothing "
 	    "for the default)");
+	expect_error("[session]\nrestore = vt100\n",
+	    ":2: [session] restore: bad restore mode 'vt100' (use screen, replay or none)");
 	expect_error("[daemon]\nlog_level = verbose\n",
 	    ":2: [daemon] log_level: bad log level 'verbose' (use error, warn, info or debug)");
 	expect_error("[session]\ndefault = a b\n",
@@ -1044,6 +1048,7 @@ Test(config, dump_defaults)
 			       "shell =\n"
 			       "term =\n"
 			       "scrollback = 1M\n"
+			       "restore = screen\n"
 			       "client_buffer = 1M\n"
 			       "stall_timeout = 2s\n"
 			       "max_sessions = 1024\n"
