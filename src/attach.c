@@ -219,6 +219,10 @@ attach_frame(struct peer *p, void *arg, uint16_t type, const uint8_t *data, uint
 		if (evbuffer_get_length(at.out) >= ATTACH_OUT_MAX)
 			peer_pause(at.peer, 1);
 		break;
+	case PROTO_REDRAW:
+		evbuffer_add(at.out, data, len);
+		attach_flush();
+		break;
 	case PROTO_EXIT:
 		if (len != 4) {
 			attach_finish(EXIT_ERROR, "persh: malformed exit status");
@@ -263,10 +267,22 @@ static const struct peer_cbs attach_cbs = {
 	.error = attach_error,
 };
 
-/* Write what is left for the terminal, blocking: we are leaving. */
+/* Write what is left for the terminal, blocking: we are leaving. Then undo
+ * what the session's applications may have set in our terminal (alternate
+ * screen, mouse and key modes, scroll region, hidden cursor, colours), so
+ * the shell we return to works, and put the cursor on the last line. */
 static void
 attach_drain_out(void)
 {
+	uint16_t rows, cols;
+	char reset[160];
+
+	tty_size(STDIN_FILENO, &rows, &cols);
+	snprintf(reset, sizeof reset,
+	    "\033[?1049l\033[?1000l\033[?1002l\033[?1003l\033[?1004l\033[?1005l\033[?1006l"
+	    "\033[?1015l\033[?2004l\033[?1l\033>\033[r\033[0m\033[?25h\033[%u;1H",
+	    (unsigned)rows);
+	evbuffer_add(at.out, reset, strlen(reset));
 	fcntl(STDOUT_FILENO, F_SETFL, at.out_fl);
 	while (evbuffer_get_length(at.out) > 0)
 		if (evbuffer_write(at.out, STDOUT_FILENO) <= 0 && errno != EINTR)

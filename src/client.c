@@ -14,6 +14,7 @@
 #include "loop.h"
 #include "peer.h"
 #include "session.h"
+#include "stats.h"
 #include "util.h"
 
 struct client {
@@ -21,8 +22,9 @@ struct client {
 	pid_t pid;
 	uid_t uid;
 	unsigned id;
-	char label[48];
+	char label[64];
 	int hello;                /* HELLO seen */
+	int was_attached;         /* its end is counted (control requests are not) */
 	int done;                 /* closing: ignore further frames */
 	struct session *session; /* NULL unless attached */
 	struct event *hb_timer;
@@ -45,16 +47,20 @@ static const struct peer_cbs client_cbs = {
 	.error = client_error,
 };
 
-/* A new connection from a process of our uid (checked by the caller). */
+/* A new connection from a process of our uid (checked by the caller); via
+ * names where it comes from when that is not a local process. */
 struct client *
-client_new(int fd, pid_t pid, uid_t uid)
+client_new(int fd, pid_t pid, uid_t uid, const char *via)
 {
 	struct client *c = xcalloc(1, sizeof *c);
 
 	c->pid = pid;
 	c->uid = uid;
 	c->id = next_id++;
-	snprintf(c->label, sizeof c->label, "client %u (pid %d)", c->id, (int)pid);
+	if (via != NULL)
+		snprintf(c->label, sizeof c->label, "client %u (%.40s)", c->id, via);
+	else
+		snprintf(c->label, sizeof c->label, "client %u (pid %d)", c->id, (int)pid);
 	c->peer = peer_new(fd, &client_cbs, c);
 	c->last_rx = now_ms();
 	c->hb_every = cfg->heartbeat_interval;
@@ -91,18 +97,22 @@ client_close(struct client *c, const char *reason)
 	loop_defer(client_release, c);
 }
 
-/* Leave the session (if any) and close. */
+/* The connection ended without a detach (end: enum proto_end): leave the
+ * session as lost, which orphans it if c was its last client; count it. */
 static void
-client_drop(struct client *c, const char *reason)
+client_drop(struct client *c, uint16_t end, const char *detail)
 {
 	if (c->done)
 		return;
 	if (c->session != NULL) {
-		log_info("session %s: %s lost: %s", session_name(c->session), c->label, reason);
-		session_leave(c->session, c);
+		log_info("session %s: %s lost: %s%s%s", session_name(c->session), c->label,
+		    proto_end_text(end), detail ? ": " : "", detail ? detail : "");
+		session_leave(c->session, c, 1);
 		c->session = NULL;
 	}
-	client_close(c, reason);
+	if (c->was_attached)
+		stats_count(end);
+	client_close(c, detail ? detail : proto_end_text(end));
 }
 
 /* Refuse a request: ERROR frame, and close when it is fatal. */
@@ -111,7 +121,7 @@ client_fail(struct client *c, uint16_t code, const char *text, int fatal_error)
 {
 	peer_send_error(c->peer, code, text);
 	if (fatal_error)
-		client_drop(c, text);
+		client_drop(c, PROTO_END_PROTOCOL_ERROR, text);
 }
 
 /* Send our HELLO; heartbeats go at least three times per peer timeout. */
@@ -235,6 +245,7 @@ client_attach(struct client *c, const uint8_t *p, uint32_t len)
 		}
 	}
 	c->session = s;
+	c->was_attached = 1;
 	session_attach(s, c, &req);
 }
 
@@ -283,14 +294,27 @@ client_frame(struct peer *p, void *arg, uint16_t type, const uint8_t *data, uint
 			struct session *s = c->session;
 
 			c->session = NULL;
-			session_leave(s, c);
+			session_leave(s, c, 0);
+			stats_count(PROTO_END_DETACHED);
 			client_detached(c, PROTO_R_REQUESTED);
 		}
 		break;
-	case PROTO_LIST:
+	case PROTO_GONE:
+		/* An endpoint child saying its transport died: lost, not detached. */
+		if (len != 2 || get16(data) == 0 || get16(data) >= PROTO_END_MAX) {
+			client_fail(c, PROTO_E_MALFORMED, "malformed gone", 1);
+			break;
+		}
+		client_drop(c, get16(data), NULL);
+		break;
+	case PROTO_LIST: {
+		uint8_t stats[2 + 10 * PROTO_END_MAX];
+
 		session_foreach(client_list_one, c);
+		peer_send(c->peer, PROTO_STATS, stats, stats_encode(stats, sizeof stats), NULL, 0);
 		peer_send(c->peer, PROTO_OK, NULL, 0, NULL, 0);
 		break;
+	}
 	case PROTO_KILL: {
 		struct session *s = client_named(c, data, len);
 
@@ -339,9 +363,14 @@ client_error(struct peer *p, void *arg, const char *reason)
 	struct client *c = arg;
 
 	(void)p;
-	if (strcmp(reason, "eof") != 0)
+	if (strcmp(reason, "eof") == 0) {
+		client_drop(c, PROTO_END_CLIENT_EOF, NULL);
+	} else if (strncmp(reason, "oversized", 9) == 0 || strncmp(reason, "malformed", 9) == 0) {
 		log_warn("%s: %s", c->label, reason);
-	client_drop(c, reason);
+		client_drop(c, PROTO_END_PROTOCOL_ERROR, reason);
+	} else {
+		client_drop(c, PROTO_END_TCP_ERROR, reason);
+	}
 }
 
 /* Drop a peer silent past the timeout; otherwise say we are alive. */
@@ -353,7 +382,7 @@ client_heartbeat(void *arg)
 
 	if (now_ms() - c->last_rx > cfg->heartbeat_timeout) {
 		log_info("%s: heartbeat_timeout", c->label);
-		client_drop(c, "heartbeat_timeout");
+		client_drop(c, PROTO_END_HEARTBEAT_TIMEOUT, NULL);
 		return;
 	}
 	peer_send(c->peer, PROTO_HEARTBEAT, zero, sizeof zero, NULL, 0);
@@ -377,6 +406,13 @@ client_send_output(struct client *c, uint64_t off, const uint8_t *buf, size_t le
 
 	put64(hdr, off);
 	return peer_send(c->peer, PROTO_OUTPUT, hdr, sizeof hdr, buf, len);
+}
+
+/* Bytes that repaint c's terminal (outside the numbered output). */
+int
+client_send_redraw(struct client *c, const uint8_t *buf, size_t len)
+{
+	return peer_send(c->peer, PROTO_REDRAW, NULL, 0, buf, len);
 }
 
 /* Bytes waiting in c's socket queue. */
@@ -431,5 +467,5 @@ client_shutdown(void)
 	struct client *c;
 
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
-		client_drop(c, "daemon exiting");
+		client_drop(c, PROTO_END_SHUTDOWN, NULL);
 }

@@ -12,12 +12,14 @@
 struct client;
 struct session;
 
-/* A new connection from a process of our uid (checked by the caller). */
-struct client *client_new(int fd, pid_t pid, uid_t uid);
+/* A new connection from a process of our uid (checked by the caller); via
+ * names its origin when it is not a local process (e.g. "ssh 1.2.3.4:5"). */
+struct client *client_new(int fd, pid_t pid, uid_t uid, const char *via);
 
 /* Calls from the session to its members. */
 void client_send_attached(struct client *c, const struct proto_attached *m);
 int client_send_output(struct client *c, uint64_t off, const uint8_t *buf, size_t len);
+int client_send_redraw(struct client *c, const uint8_t *buf, size_t len);
 size_t client_queued(const struct client *c);
 /* The session let go of c: tell it why and close. */
 void client_detached(struct client *c, uint16_t reason);

@@ -54,6 +54,7 @@ static const struct {
 	"bad duration '%s' (use a number with ms, s, m or h, e.g. 5s, or never)"
 #define CONFIG_BAD_uint "bad number '%s' (use a non-negative integer)"
 #define CONFIG_BAD_key "bad key '%s' (use ^X, C-x, a single character, or none)"
+#define CONFIG_BAD_addr "bad address '%s' (use HOST:PORT, [IPv6]:PORT, or nothing)"
 #define CONFIG_BAD_restore "bad restore mode '%s' (use screen, replay or none)"
 
 static const char *const config_restore_names[] = { "screen", "replay", "none" };
@@ -322,6 +323,53 @@ config_set_name(char **p, const char *s)
 	return config_set_str(p, s);
 }
 
+/* Split "HOST:PORT" or "[V6]:PORT"; 0 or -1. */
+int
+config_parse_addr(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+	const char *colon, *h = s;
+	size_t hlen;
+	char *end;
+	unsigned long p;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		h = s + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0 || hlen >= hostlen || colon[1] < '0' || colon[1] > '9')
+		return -1;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || p == 0 || p > 65535)
+		return -1;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* Empty, or an address config_parse_addr accepts. */
+static int
+config_set_addr(char **p, const char *s)
+{
+	char host[256];
+	unsigned port;
+
+	if (s[0] != '\0' && config_parse_addr(s, host, sizeof host, &port) == -1)
+		return -1;
+	return config_set_str(p, s);
+}
+
 /* screen, replay or none. */
 static int
 config_set_restore(int *p, const char *s)
@@ -395,6 +443,7 @@ config_show_str(const char *v, char *buf, size_t len)
 	return v;
 }
 #define config_show_path config_show_str
+#define config_show_addr config_show_str
 #define config_show_name config_show_str
 
 /* A level by name. */
@@ -455,6 +504,7 @@ config_clear_str(char **p)
 	*p = NULL;
 }
 #define config_clear_path config_clear_str
+#define config_clear_addr config_clear_str
 #define config_clear_name config_clear_str
 #define config_clear_loglevel(p) ((void)(p))
 #define config_clear_restore(p) ((void)(p))
@@ -693,6 +743,15 @@ config_check(struct config_check *cc)
 	if (cfg->session_client_buffer > cfg->session_scrollback)
 		return config_fail(cc, CONFIG_KEY(session, client_buffer), "must be at most",
 		    CONFIG_KEY(session, scrollback));
+	if (cfg->ssh_keepalive_count < 1)
+		return config_fail(cc, CONFIG_KEY(ssh, keepalive_count), "must be at least 1",
+		    CONFIG_NONE);
+	if (cfg->ssh_keepalive_interval == CONFIG_NEVER || cfg->ssh_keepalive_interval < 100)
+		return config_fail(cc, CONFIG_KEY(ssh, keepalive_interval),
+		    "must be at least 100ms (keepalives cannot be turned off)", CONFIG_NONE);
+	if (cfg->ssh_login_grace == CONFIG_NEVER || cfg->ssh_login_grace <= 0)
+		return config_fail(cc, CONFIG_KEY(ssh, login_grace), "must be more than 0",
+		    CONFIG_NONE);
 	if (cfg->session_max_sessions < 1)
 		return config_fail(cc, CONFIG_KEY(session, max_sessions), "must be at least 1",
 		    CONFIG_NONE);

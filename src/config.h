@@ -16,6 +16,7 @@
  * Types and their C representation:
  *   str       char *     free text (may be empty)
  *   path      char *     empty or an absolute path
+ *   addr      char *     empty or HOST:PORT ([v6addr]:PORT)
  *   name      char *     a session name ([A-Za-z0-9._-], 1-64)
  *   loglevel  int        error | warn | info | debug
  *   restore   int        screen | replay | none (enum config_restore)
@@ -55,6 +56,12 @@
 	    "paused like a slow terminal; clients that drain nothing for this long "      \
 	    "are dropped and the shell resumes.")                                         \
 	X(session, max_sessions, uint, "1024", "Most sessions one daemon runs at once.") \
+	X(session, orphan_timeout, duration, "24h",                                       \
+	    "A session whose last client was lost without detaching (dead link, "         \
+	    "closed terminal) is hung up after this long.")                               \
+	X(session, detached_timeout, duration, "never",                                   \
+	    "A session whose last client detached on purpose is hung up after this "      \
+	    "long.")                                                                      \
 	X(session, hangup_grace, duration, "2s",                                          \
 	    "After SIGHUP, how long a session's processes get before SIGTERM, and "       \
 	    "after SIGTERM before SIGKILL.")                                              \
@@ -63,12 +70,32 @@
 	X(heartbeat, timeout, duration, "12s",                                            \
 	    "A peer silent this long is dropped (heartbeat_timeout). At least twice "     \
 	    "the interval.")                                                              \
+	X(ssh, listen, addr, "",                                                          \
+	    "Address of the embedded SSH endpoint, HOST:PORT (e.g. 0.0.0.0:2222 or "      \
+	    "[::1]:2222). Empty: no endpoint.")                                           \
+	X(ssh, host_key, path, "",                                                        \
+	    "Host key (ed25519), generated on first start with mode 0600. Empty: "        \
+	    "$XDG_STATE_HOME/persh/ssh_host_ed25519_key (~/.local/state/persh/...).")     \
+	X(ssh, authorized_keys, path, "",                                                 \
+	    "Public keys allowed to log in (OpenSSH format). Empty: "                     \
+	    "~/.ssh/authorized_keys.")                                                    \
+	X(ssh, keepalive_interval, duration, "5s",                                        \
+	    "How often the endpoint sends an SSH keepalive when the client is quiet; "    \
+	    "also the TCP keepalive interval.")                                           \
+	X(ssh, keepalive_count, uint, "3",                                                \
+	    "Intervals with nothing from the client after which its transport is "        \
+	    "declared dead (keepalive_timeout).")                                         \
+	X(ssh, login_grace, duration, "30s",                                              \
+	    "Time a connection has to authenticate.")                                     \
+	X(ssh, max_unauth, uint, "10",                                                    \
+	    "Most connections not yet authenticated; more are refused and logged.")       \
 	X(client, detach_key, key, "^\\",                                                 \
 	    "Key that detaches an attached client: ^X or C-x notation, one "              \
 	    "character, or none.")
 
 typedef char *config_type_str;
 typedef char *config_type_path;
+typedef char *config_type_addr;
 typedef char *config_type_name;
 typedef int config_type_loglevel;
 typedef int config_type_restore;
@@ -99,6 +126,9 @@ int config_validate(const struct config *cfg, char *err, size_t errlen);
 
 /* Print the effective configuration as a valid INI file. */
 void config_dump(const struct config *cfg, FILE *fp);
+
+/* Split "HOST:PORT" or "[V6]:PORT"; 0 or -1. */
+int config_parse_addr(const char *s, char *host, size_t hostlen, unsigned *port);
 
 /* Value parsers shared with the command line; 0 or -1. */
 int config_parse_duration(const char *s, int64_t *ms);

@@ -145,7 +145,7 @@ control_accept(evutil_socket_t lfd, short what, void *arg)
 			control_refuse(fd, &cr);
 			continue;
 		}
-		client_new(fd, cr.pid, cr.uid);
+		client_new(fd, cr.pid, cr.uid, NULL);
 	}
 }
 

@@ -7,6 +7,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "ctl.h"
 #include "dial.h"
 #include "proto.h"
 #include "util.h"
@@ -57,9 +58,29 @@ ctl_open(const char *cfgpath, int *missing, int *rc)
 	return fd;
 }
 
+/* Keep the counters of a STATS frame for the JSON output. */
+void
+ctl_ls_stats(struct ctl_ls *ls, const uint8_t *p, uint32_t len)
+{
+	uint16_t n;
+
+	if (ls == NULL || len < 2)
+		return;
+	n = get16(p);
+	if ((size_t)n * 10 + 2 != len)
+		return;
+	for (uint16_t i = 0; i < n; i++) {
+		uint16_t e = get16(p + 2 + i * 10);
+
+		if (e > 0 && e < PROTO_END_MAX)
+			ls->stats[e] = get64(p + 4 + i * 10);
+	}
+	ls->have_stats = 1;
+}
+
 /* Read frames until OK or ERROR, passing SESSION rows to fn; exit code. */
 static int
-ctl_answer(int fd, void (*fn)(const struct proto_session *, void *), void *arg)
+ctl_answer(int fd, void (*fn)(const struct proto_session *, void *), struct ctl_ls *arg)
 {
 	uint8_t buf[PROTO_MAX_PAYLOAD];
 	int64_t deadline = now_ms() + cfg->heartbeat_timeout;
@@ -86,6 +107,9 @@ ctl_answer(int fd, void (*fn)(const struct proto_session *, void *), void *arg)
 				snprintf(t.text, sizeof t.text, "error from the daemon");
 			fprintf(stderr, "persh: %s\n", t.text[0] ? t.text : proto_error_text(t.code));
 			return EXIT_ERROR;
+		case PROTO_STATS:
+			ctl_ls_stats(arg, buf, len);
+			break;
 		case PROTO_HEARTBEAT:
 			break;
 		default:
@@ -111,44 +135,75 @@ ctl_age(int64_t secs, char *buf, size_t len)
 		snprintf(buf, len, "%lldd", (long long)(secs / 86400));
 }
 
-struct ctl_ls {
-	int json;
-	int n;
-};
+/* Start the listing: the JSON array opens. */
+void
+ctl_ls_begin(struct ctl_ls *ls, FILE *fp, int json)
+{
+	memset(ls, 0, sizeof *ls);
+	ls->fp = fp;
+	ls->json = json;
+	if (json)
+		fprintf(fp, "{\"sessions\":[");
+}
 
 /* One row of `persh ls`, as a table line or a JSON object. */
-static void
+void
 ctl_ls_row(const struct proto_session *r, void *arg)
 {
 	struct ctl_ls *ls = arg;
 	int64_t age = now_wall() - r->created;
-	char a[24], idle[24], state[24];
+	char a[24], idle[24], state[40];
 
 	if (ls->json) {
-		printf("%s{\"name\":\"%s\",\"state\":\"%s\",\"clients\":%u,\"rows\":%u,"
+		fprintf(ls->fp, "%s{\"name\":\"%s\",\"state\":\"%s\",\"clients\":%u,\"rows\":%u,"
 		       "\"cols\":%u,\"pid\":%u,\"created\":%lld,\"age_s\":%lld,\"idle_s\":%lld,"
-		       "\"exit_status\":",
+		       "\"timeout_left_s\":",
 		    ls->n > 0 ? "," : "", r->name, proto_state_text(r->state), r->clients, r->rows,
 		    r->cols, r->pid, (long long)r->created, (long long)age,
 		    (long long)(r->idle_ms / 1000));
-		if (r->state == PROTO_S_EXITED)
-			printf("%d}", r->exit_status);
+		if (r->left_ms >= 0)
+			fprintf(ls->fp, "%.1f", (double)r->left_ms / 1000);
 		else
-			printf("null}");
+			fprintf(ls->fp, "null");
+		if (r->state == PROTO_S_EXITED)
+			fprintf(ls->fp, ",\"exit_status\":%d}", r->exit_status);
+		else
+			fprintf(ls->fp, ",\"exit_status\":null}");
 	} else {
 		if (ls->n == 0)
-			printf("%-20s %-12s %7s %9s %8s %5s %5s\n", "NAME", "STATE", "CLIENTS", "SIZE",
-			    "PID", "AGE", "IDLE");
+			fprintf(ls->fp, "%-20s %-15s %7s %9s %8s %5s %5s\n", "NAME", "STATE",
+			    "CLIENTS", "SIZE", "PID", "AGE", "IDLE");
 		ctl_age(age, a, sizeof a);
 		ctl_age(r->idle_ms / 1000, idle, sizeof idle);
-		if (r->state == PROTO_S_EXITED)
+		if (r->state == PROTO_S_EXITED) {
 			snprintf(state, sizeof state, "exited(%d)", r->exit_status);
-		else
+		} else if (r->left_ms >= 0) {
+			char left[24];
+
+			ctl_age((r->left_ms + 999) / 1000, left, sizeof left);
+			snprintf(state, sizeof state, "%s(%s)", proto_state_text(r->state), left);
+		} else {
 			snprintf(state, sizeof state, "%s", proto_state_text(r->state));
-		printf("%-20s %-12s %7u %4ux%-4u %8u %5s %5s\n", r->name, state, r->clients, r->cols,
-		    r->rows, r->pid, a, idle);
+		}
+		fprintf(ls->fp, "%-20s %-15s %7u %4ux%-4u %8u %5s %5s\n", r->name, state,
+		    r->clients, r->cols, r->rows, r->pid, a, idle);
 	}
 	ls->n++;
+}
+
+/* End the listing: the JSON tail with the counters, or "no sessions". */
+void
+ctl_ls_end(struct ctl_ls *ls, int ok)
+{
+	if (ls->json) {
+		fprintf(ls->fp, "],\"stats\":{");
+		for (uint16_t e = 1; e < PROTO_END_MAX; e++)
+			fprintf(ls->fp, "%s\"%s\":%llu", e > 1 ? "," : "", proto_end_text(e),
+			    (unsigned long long)ls->stats[e]);
+		fprintf(ls->fp, "}}\n");
+	} else if (ls->n == 0 && ok) {
+		fprintf(ls->fp, "no sessions\n");
+	}
 }
 
 /* persh ls [--json] */
@@ -157,10 +212,10 @@ cmd_ls(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 } };
-	struct ctl_ls ls = { 0, 0 };
+	struct ctl_ls ls;
 	const char *path = NULL, *cfgpath;
 	uint8_t flags[4] = { 0 };
-	int c, fd, missing, rc = EXIT_OK;
+	int c, fd, missing, rc = EXIT_OK, json = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+c:jh", opts, NULL)) != -1) {
@@ -169,7 +224,7 @@ cmd_ls(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'j':
-			ls.json = 1;
+			json = 1;
 			break;
 		default:
 			fprintf(stderr, "usage: persh ls [--json]\n");
@@ -182,18 +237,14 @@ cmd_ls(int argc, char **argv)
 	}
 	cfgpath = cmd_config(path);
 	fd = ctl_open(cfgpath, &missing, &rc);
-	if (ls.json)
-		printf("{\"sessions\":[");
+	ctl_ls_begin(&ls, stdout, json);
 	if (fd != -1) {
 		/* On a failed write the answer still says why (ERROR or EOF). */
 		(void)dial_write_frame(fd, PROTO_LIST, flags, sizeof flags);
 		rc = ctl_answer(fd, ctl_ls_row, &ls);
 		close(fd);
 	}
-	if (ls.json)
-		printf("]}\n");
-	else if (ls.n == 0 && rc == EXIT_OK)
-		printf("no sessions\n");
+	ctl_ls_end(&ls, rc == EXIT_OK);
 	return rc;
 }
 

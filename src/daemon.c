@@ -19,6 +19,7 @@
 #include "log.h"
 #include "loop.h"
 #include "session.h"
+#include "sshd.h"
 #include "util.h"
 
 static const char *config_path; /* re-read on SIGHUP; NULL: defaults only */
@@ -73,6 +74,7 @@ daemon_sigterm(void *arg)
 {
 	(void)arg;
 	log_info("shutting down");
+	sshd_close();
 	session_shutdown();
 	client_shutdown();
 	control_close();
@@ -227,7 +229,8 @@ cmd_serve(int argc, char **argv)
 		sigs[2] = loop_signal(SIGTERM, daemon_sigterm, NULL);
 		sigs[3] = loop_signal(SIGINT, daemon_sigterm, NULL);
 		sigs[4] = NULL;
-		control_open(&paths, err, sizeof err);
+		if (control_open(&paths, err, sizeof err) == 0)
+			sshd_open(config_path, err, sizeof err);
 	}
 	if (err[0] != '\0') {
 		if (report == -1)

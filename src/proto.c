@@ -143,7 +143,7 @@ proto_attached_decode(const uint8_t *p, size_t len, struct proto_attached *m)
 	return 0;
 }
 
-/* SESSION: 32 fixed bytes, then the name. */
+/* SESSION: 40 fixed bytes, then the name. */
 size_t
 proto_session_encode(uint8_t *buf, const struct proto_session *m)
 {
@@ -156,16 +156,17 @@ proto_session_encode(uint8_t *buf, const struct proto_session *m)
 	put32(buf + 12, (uint32_t)m->exit_status);
 	put64(buf + 16, (uint64_t)m->created);
 	put64(buf + 24, (uint64_t)m->idle_ms);
-	return 32 + put_str(buf + 32, m->name);
+	put64(buf + 32, (uint64_t)m->left_ms);
+	return 40 + put_str(buf + 40, m->name);
 }
 
 /* SESSION row of a LIST answer. */
 int
 proto_session_decode(const uint8_t *p, size_t len, struct proto_session *m)
 {
-	size_t off = 32;
+	size_t off = 40;
 
-	if (len < 33)
+	if (len < 41)
 		return -1;
 	m->pid = get32(p);
 	m->rows = get16(p + 4);
@@ -175,6 +176,7 @@ proto_session_decode(const uint8_t *p, size_t len, struct proto_session *m)
 	m->exit_status = (int32_t)get32(p + 12);
 	m->created = (int64_t)get64(p + 16);
 	m->idle_ms = (int64_t)get64(p + 24);
+	m->left_ms = (int64_t)get64(p + 32);
 	if (get_str(p, len, &off, m->name, sizeof m->name) == -1 || off != len)
 		return -1;
 	return 0;
@@ -260,6 +262,30 @@ proto_state_text(uint8_t state)
 	case PROTO_S_ATTACHED: return "attached";
 	case PROTO_S_DETACHED: return "detached";
 	case PROTO_S_EXITED: return "exited";
+	case PROTO_S_ORPHANED: return "orphaned";
 	}
 	return "unknown";
+}
+
+/* The name of an end reason, as logged and as `ls --json` counts it. */
+const char *
+proto_end_text(uint16_t end)
+{
+	static const char *const names[PROTO_END_MAX] = {
+		[PROTO_END_DETACHED] = "detached",
+		[PROTO_END_CLIENT_EOF] = "client_eof",
+		[PROTO_END_HEARTBEAT_TIMEOUT] = "heartbeat_timeout",
+		[PROTO_END_KEEPALIVE_TIMEOUT] = "keepalive_timeout",
+		[PROTO_END_TCP_ERROR] = "tcp_error",
+		[PROTO_END_TOO_SLOW] = "too_slow",
+		[PROTO_END_STALLED] = "stalled",
+		[PROTO_END_PROTOCOL_ERROR] = "protocol_error",
+		[PROTO_END_SHUTDOWN] = "shutdown",
+		[PROTO_END_EXITED] = "exited",
+		[PROTO_END_KILLED] = "killed",
+		[PROTO_END_ORPHAN_TIMEOUT] = "orphan_timeout",
+		[PROTO_END_DETACHED_TIMEOUT] = "detached_timeout",
+	};
+
+	return end > 0 && end < PROTO_END_MAX ? names[end] : "unknown";
 }

@@ -49,6 +49,9 @@ enum proto_type {
 	PROTO_LIST = 14,      /* flags u32 */
 	PROTO_KILL = 15,      /* name str */
 	PROTO_DETACH_ALL = 16, /* name str: detach every client of a session */
+	PROTO_GONE = 17,      /* reason u16 (enum proto_end): the client's own transport
+	                         died (an SSH endpoint child saw its keepalives go
+	                         unanswered); the daemon treats it as lost, not detached */
 	/* daemon to client */
 	PROTO_ATTACHED = 20, /* pid u32, rows u16, cols u16, offset u64, flags u32, name str */
 	PROTO_OUTPUT = 21,   /* offset u64, bytes */
@@ -58,6 +61,8 @@ enum proto_type {
 	PROTO_OK = 25,       /* empty: the request succeeded (ends a LIST answer) */
 	PROTO_REDRAW = 26,   /* bytes that repaint the client's terminal; outside the
 	                        numbered output, so they carry no offset */
+	PROTO_STATS = 27,    /* count u16, then count x (reason u16, total u64): how
+	                        many clients and sessions ended for each reason */
 };
 
 /* ATTACH flags */
@@ -98,8 +103,27 @@ enum proto_reason {
 /* Session states in a SESSION row. */
 enum proto_state {
 	PROTO_S_ATTACHED = 1,
-	PROTO_S_DETACHED = 2,
+	PROTO_S_DETACHED = 2, /* its last client detached on purpose */
 	PROTO_S_EXITED = 3,
+	PROTO_S_ORPHANED = 4, /* its last client was lost */
+};
+
+/* Why a client or a session ended: logged once and counted (STATS). */
+enum proto_end {
+	PROTO_END_DETACHED = 1,          /* client detached on purpose */
+	PROTO_END_CLIENT_EOF = 2,        /* connection closed without a detach */
+	PROTO_END_HEARTBEAT_TIMEOUT = 3, /* no frame for [heartbeat] timeout */
+	PROTO_END_KEEPALIVE_TIMEOUT = 4, /* SSH keepalives unanswered */
+	PROTO_END_TCP_ERROR = 5,         /* the connection failed (reset, timeout) */
+	PROTO_END_TOO_SLOW = 6,          /* fell client_buffer behind */
+	PROTO_END_STALLED = 7,           /* drained nothing for stall_timeout */
+	PROTO_END_PROTOCOL_ERROR = 8,    /* sent something malformed */
+	PROTO_END_SHUTDOWN = 9,          /* the daemon stopped */
+	PROTO_END_EXITED = 10,           /* session: the shell exited by itself */
+	PROTO_END_KILLED = 11,           /* session: persh kill */
+	PROTO_END_ORPHAN_TIMEOUT = 12,   /* session: orphaned past orphan_timeout */
+	PROTO_END_DETACHED_TIMEOUT = 13, /* session: detached past detached_timeout */
+	PROTO_END_MAX = 14,
 };
 
 struct proto_hello {
@@ -134,6 +158,7 @@ struct proto_session {
 	int32_t exit_status; /* -1 while running */
 	int64_t created;     /* wall clock, seconds */
 	int64_t idle_ms;     /* since the last output or input */
+	int64_t left_ms;     /* until an orphaned/detached session is hung up, -1: never */
 	char name[PROTO_MAX_TEXT + 1];
 };
 
@@ -167,5 +192,6 @@ int proto_name_decode(const uint8_t *p, size_t len, char *name, size_t cap);
 const char *proto_error_text(uint16_t code);
 const char *proto_reason_text(uint16_t reason);
 const char *proto_state_text(uint8_t state);
+const char *proto_end_text(uint16_t end);
 
 #endif

@@ -34,6 +34,8 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "restore.h"
+#include "stats.h"
 #include "ring.h"
 #include "util.h"
 
@@ -59,6 +61,7 @@ struct session {
 	pid_t pid;
 	int master;
 	struct ring *ring;
+	struct restore *restore; /* NULL unless [session] restore = screen */
 	struct event *rev, *wev;
 	struct evbuffer *inq;
 	int reading, writing;
@@ -74,6 +77,13 @@ struct session {
 	struct event *drain_timer;
 	struct event *hangup_timer;
 	int hangup_stage; /* 0 none, 1 SIGHUP sent, 2 SIGTERM sent, 3 SIGKILL */
+	uint16_t cause;   /* why it is being hung up (enum proto_end), 0: not */
+
+	/* With no client: orphaned (the last was lost) or detached (it left on
+	 * purpose); each has its own timeout, armed once, never periodic. */
+	int orphaned;
+	struct event *alone_timer;
+	int64_t alone_deadline; /* monotonic ms, or -1 */
 
 	int exited;    /* the shell was reaped */
 	int status;    /* its status, as a shell reports it */
@@ -91,6 +101,7 @@ static void session_write_cb(evutil_socket_t, short, void *);
 static void session_stall(void *);
 static void session_drain_timeout(void *);
 static void session_hangup_step(void *);
+static void session_alone_expired(void *);
 static void session_pump(struct session *, struct member *);
 static void session_update_reading(struct session *);
 static void session_finish(struct session *);
@@ -222,6 +233,8 @@ session_create(const struct session_spec *spec, char *err, size_t errlen)
 	s->rows = ws.ws_row;
 	s->cols = ws.ws_col;
 	s->ring = ring_create((size_t)cfg->session_scrollback);
+	if (cfg->session_restore == CONFIG_RESTORE_SCREEN)
+		s->restore = restore_new(s->name, s->ring, s->rows, s->cols);
 	s->inq = evbuffer_new();
 	s->created = now_wall();
 	s->activity = now_ms();
@@ -233,6 +246,8 @@ session_create(const struct session_spec *spec, char *err, size_t errlen)
 	s->stall_timer = loop_timer_new(session_stall, s);
 	s->drain_timer = loop_timer_new(session_drain_timeout, s);
 	s->hangup_timer = loop_timer_new(session_hangup_step, s);
+	s->alone_timer = loop_timer_new(session_alone_expired, s);
+	s->alone_deadline = -1;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
 	session_update_reading(s);
@@ -285,8 +300,13 @@ session_info(const struct session *s, struct proto_session *row)
 	row->clients = (uint16_t)s->nmembers;
 	if (s->exited)
 		row->state = PROTO_S_EXITED;
+	else if (s->nmembers > 0)
+		row->state = PROTO_S_ATTACHED;
 	else
-		row->state = s->nmembers > 0 ? PROTO_S_ATTACHED : PROTO_S_DETACHED;
+		row->state = s->orphaned ? PROTO_S_ORPHANED : PROTO_S_DETACHED;
+	row->left_ms = s->alone_deadline >= 0 ? s->alone_deadline - now_ms() : -1;
+	if (row->left_ms < -1)
+		row->left_ms = 0;
 	row->exit_status = s->exited ? s->status : -1;
 	row->created = s->created;
 	row->idle_ms = now_ms() - s->activity;
@@ -333,18 +353,54 @@ session_follow(struct session *s, struct member *m)
 	if (ioctl(s->master, TIOCSWINSZ, &ws) == 0) {
 		s->rows = m->rows;
 		s->cols = m->cols;
+		if (s->restore != NULL)
+			restore_resize(s->restore, s->rows, s->cols);
 	}
 }
 
-/* Unlink a member; the caller tells its client, if at all. */
+/* Alone now: start the orphan or detached clock, whichever applies. */
 static void
-session_unlink(struct session *s, struct member *m)
+session_alone(struct session *s, int lost)
+{
+	int64_t after = lost ? cfg->session_orphan_timeout : cfg->session_detached_timeout;
+
+	s->orphaned = lost;
+	if (s->pty_done || s->cause != 0 || after == CONFIG_NEVER) {
+		s->alone_deadline = -1;
+		return;
+	}
+	s->alone_deadline = now_ms() + after;
+	loop_timer_set(s->alone_timer, after);
+	log_info("session %s: %s; hang-up in %lld ms unless a client attaches", s->name,
+	    lost ? "orphaned" : "detached", (long long)after);
+}
+
+/* Nobody came back in time: hang the session up like a terminal would. */
+static void
+session_alone_expired(void *arg)
+{
+	struct session *s = arg;
+
+	s->alone_deadline = -1;
+	s->cause = s->orphaned ? PROTO_END_ORPHAN_TIMEOUT : PROTO_END_DETACHED_TIMEOUT;
+	log_info("session %s: %s, hanging up", s->name, proto_end_text(s->cause));
+	session_hangup_step(s);
+}
+
+/* Unlink a member; the caller tells its client, if at all. lost: it went
+ * away without detaching. */
+static void
+session_unlink(struct session *s, struct member *m, int lost)
 {
 	TAILQ_REMOVE(&s->members, m, entry);
 	s->nmembers--;
 	if (s->active == m)
 		s->active = NULL;
 	free(m);
+	if (s->restore != NULL)
+		restore_set_attached(s->restore, s->nmembers);
+	if (s->nmembers == 0)
+		session_alone(s, lost);
 }
 
 /* Let go of m with a reason sent to its client. */
@@ -354,57 +410,114 @@ session_drop(struct session *s, struct member *m, uint16_t reason)
 	struct client *c = m->c;
 	uint64_t behind = ring_head(s->ring) - m->off;
 
-	session_unlink(s, m);
+	session_unlink(s, m, 1);
 	log_info("session %s: %s dropped: %s (%llu bytes behind)", s->name, client_label(c),
 	    proto_reason_text(reason), (unsigned long long)behind);
+	stats_count(reason == PROTO_R_STALLED ? PROTO_END_STALLED : PROTO_END_TOO_SLOW);
 	client_detached(c, reason);
 }
 
-/* Add c as a member, send ATTACHED, then output from its position. */
+/* Send a repaint of the session's screen to c in REDRAW frames; returns
+ * the ring offset it stands for. */
+static uint64_t
+session_redraw(struct session *s, struct client *c, struct proto_attached *a)
+{
+	struct evbuffer *out = evbuffer_new();
+	uint64_t off;
+
+	if (s->restore == NULL)
+		s->restore = restore_new(s->name, s->ring, s->rows, s->cols);
+	off = restore_dump(s->restore, out);
+	a->offset = off;
+	a->flags |= PROTO_ATTACHED_REDRAW;
+	client_send_attached(c, a);
+	while (evbuffer_get_length(out) > 0) {
+		size_t n = evbuffer_get_length(out);
+		uint8_t *p;
+
+		if (n > PROTO_MAX_DATA)
+			n = PROTO_MAX_DATA;
+		p = evbuffer_pullup(out, (ssize_t)n);
+		client_send_redraw(c, p, n);
+		evbuffer_drain(out, n);
+	}
+	evbuffer_free(out);
+	return off;
+}
+
+/* Add c as a member and bring it up to date: exactly from the offset it
+ * asks for when the ring still holds it and its terminal has the session's
+ * size; otherwise as [session] restore says (a redraw of the screen, the
+ * ring's tail, or nothing), then live output. */
 void
 session_attach(struct session *s, struct client *c, const struct proto_attach *req)
 {
 	struct member *m = xcalloc(1, sizeof *m);
 	struct proto_attached a;
 	uint64_t head = ring_head(s->ring);
+	int same_size = req->rows == s->rows && req->cols == s->cols;
+	const char *how;
 
 	m->c = c;
 	m->rows = req->rows;
 	m->cols = req->cols;
 	m->readonly = (req->flags & PROTO_ATTACH_READONLY) != 0;
-	/* A client that resumes gets exactly what it lacks while the ring still
-	 * holds it; otherwise it starts with live output. */
-	if ((req->flags & PROTO_ATTACH_RESUME) && req->offset >= ring_tail(s->ring) &&
-	    req->offset <= head)
-		m->off = req->offset;
-	else
-		m->off = head;
+	loop_timer_set(s->alone_timer, -1);
+	s->alone_deadline = -1;
+	s->orphaned = 0;
 	TAILQ_INSERT_TAIL(&s->members, m, entry);
 	s->nmembers++;
+	if (s->restore != NULL)
+		restore_set_attached(s->restore, s->nmembers);
+	/* The window follows the newest client before any redraw, so that the
+	 * redraw is made at the size it will be shown at. */
 	session_follow(s, m);
 
 	memset(&a, 0, sizeof a);
 	a.pid = (uint32_t)s->pid;
 	a.rows = s->rows;
 	a.cols = s->cols;
-	a.offset = m->off;
 	snprintf(a.name, sizeof a.name, "%s", s->name);
-	client_send_attached(c, &a);
-	log_info("session %s: %s attached%s at offset %llu (%u clients)", s->name, client_label(c),
-	    m->readonly ? " read-only" : "", (unsigned long long)m->off, s->nmembers);
+	/* Bytes drawn for another size would garble; a redraw will not. */
+	if ((req->flags & PROTO_ATTACH_RESUME) && req->offset >= ring_tail(s->ring) &&
+	    req->offset <= head && (same_size || cfg->session_restore != CONFIG_RESTORE_SCREEN)) {
+		m->off = a.offset = req->offset;
+		a.flags |= PROTO_ATTACHED_RESUMED;
+		how = "resumed";
+	} else if (head == 0) {
+		m->off = a.offset = 0; /* nothing to restore yet */
+		how = "live";
+	} else if (cfg->session_restore == CONFIG_RESTORE_SCREEN && !s->pty_done) {
+		m->off = session_redraw(s, c, &a);
+		how = "redrawn";
+	} else if (cfg->session_restore == CONFIG_RESTORE_REPLAY || s->pty_done) {
+		/* An ended session has no live screen to show: its last output is
+		 * the next best thing. */
+		m->off = a.offset = ring_tail(s->ring);
+		a.flags |= PROTO_ATTACHED_REPLAY;
+		how = "replayed";
+	} else {
+		m->off = a.offset = head;
+		how = "live";
+	}
+	if (!(a.flags & PROTO_ATTACHED_REDRAW))
+		client_send_attached(c, &a);
+	log_info("session %s: %s attached%s, %s from offset %llu (%u clients)", s->name,
+	    client_label(c), m->readonly ? " read-only" : "", how, (unsigned long long)m->off,
+	    s->nmembers);
 	session_pump(s, m);
 	session_update_reading(s);
 }
 
-/* Remove c (it detached or went away); c is not called back. */
+/* Remove c (it detached, or was lost); c is not called back. */
 void
-session_leave(struct session *s, struct client *c)
+session_leave(struct session *s, struct client *c, int lost)
 {
 	struct member *m = session_member(s, c);
 
 	if (m == NULL)
 		return;
-	session_unlink(s, m);
+	session_unlink(s, m, lost);
 	log_info("session %s: %s left (%u clients)", s->name, client_label(c), s->nmembers);
 	session_update_reading(s);
 }
@@ -431,7 +544,7 @@ session_pump(struct session *s, struct member *m)
 	if (s->pty_done && m->off == head) {
 		struct client *c = m->c;
 
-		session_unlink(s, m);
+		session_unlink(s, m, 0);
 		client_exited(c, s->status);
 		if (s->nmembers == 0)
 			session_remove(s);
@@ -525,6 +638,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	ring_commit(s->ring, (size_t)n);
 	s->activity = now_ms();
+	if (s->restore != NULL)
+		restore_output(s->restore);
 
 	head = ring_head(s->ring);
 	bound = cfg->session_client_buffer;
@@ -629,7 +744,8 @@ session_detach_all(struct session *s, uint16_t reason)
 	while ((m = TAILQ_FIRST(&s->members)) != NULL) {
 		struct client *c = m->c;
 
-		session_unlink(s, m);
+		session_unlink(s, m, 0);
+		stats_count(reason == PROTO_R_SHUTDOWN ? PROTO_END_SHUTDOWN : PROTO_END_DETACHED);
 		client_detached(c, reason);
 		n++;
 	}
@@ -671,6 +787,10 @@ session_hangup_step(void *arg)
 void
 session_kill(struct session *s)
 {
+	loop_timer_set(s->alone_timer, -1);
+	s->alone_deadline = -1;
+	if (s->cause == 0)
+		s->cause = PROTO_END_KILLED;
 	if (s->exited) {
 		session_detach_all(s, PROTO_R_COMMAND);
 		session_remove(s);
@@ -690,6 +810,8 @@ session_finish(struct session *s)
 	loop_timer_set(s->drain_timer, -1);
 	loop_timer_set(s->hangup_timer, -1);
 	loop_timer_set(s->stall_timer, -1);
+	loop_timer_set(s->alone_timer, -1);
+	s->alone_deadline = -1;
 	s->pty_done = 1;
 	if (s->reading) {
 		event_del(s->rev);
@@ -703,7 +825,9 @@ session_finish(struct session *s)
 		close(s->master);
 		s->master = -1;
 	}
-	log_info("session %s: shell exited with status %d", s->name, s->status);
+	log_info("session %s: ended (%s), shell status %d", s->name,
+	    proto_end_text(s->cause ? s->cause : PROTO_END_EXITED), s->status);
+	stats_count(s->cause ? s->cause : PROTO_END_EXITED);
 	if (s->nmembers == 0)
 		return; /* kept, with its status, until a client has seen it */
 	for (m = TAILQ_FIRST(&s->members); m != NULL && !s->removed; m = next) {
@@ -755,7 +879,9 @@ session_release(void *arg)
 	loop_event_free(s->stall_timer);
 	loop_event_free(s->drain_timer);
 	loop_event_free(s->hangup_timer);
+	loop_event_free(s->alone_timer);
 	evbuffer_free(s->inq);
+	restore_free(s->restore);
 	ring_free(s->ring);
 	free(s);
 }
@@ -778,6 +904,7 @@ session_remove(struct session *s)
 	loop_timer_set(s->drain_timer, -1);
 	loop_timer_set(s->hangup_timer, -1);
 	loop_timer_set(s->stall_timer, -1);
+	loop_timer_set(s->alone_timer, -1);
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
 	log_info("session %s: removed", s->name);

@@ -32,8 +32,9 @@ void session_foreach(void (*fn)(struct session *, void *), void *arg);
 /* Add c as a member; it is sent ATTACHED then output from its position.
  * resume: c wants output from offset on, if still held. */
 void session_attach(struct session *s, struct client *c, const struct proto_attach *req);
-/* Remove c (it detached or went away); c is not called back. */
-void session_leave(struct session *s, struct client *c);
+/* Remove c; c is not called back. lost: it went away without detaching
+ * (the session becomes orphaned rather than detached if it was the last). */
+void session_leave(struct session *s, struct client *c, int lost);
 /* Keystrokes from c. 1 if the session's input queue is full: the caller
  * stops reading c until session calls client_input_resume. */
 int session_input(struct session *s, struct client *c, const uint8_t *buf, size_t len);

@@ -429,7 +429,8 @@ MAX_PAYLOAD = MAX_DATA + 64
 
 HELLO, HEARTBEAT, ERROR = 1, 2, 3
 ATTACH, INPUT, RESIZE, DETACH, LIST, KILL, DETACH_ALL = 10, 11, 12, 13, 14, 15, 16
-ATTACHED, OUTPUT, EXIT, DETACHED, SESSION, OK = 20, 21, 22, 23, 24, 25
+ATTACHED, OUTPUT, EXIT, DETACHED, SESSION, OK, REDRAW, STATS = 20, 21, 22, 23, 24, 25, 26, 27
+GONE = 17
 
 ATTACH_CREATE, ATTACH_READONLY, ATTACH_RESUME = 0x1, 0x2, 0x4
 
@@ -619,13 +620,16 @@ class RawClient:
         return parse_attached(p)
 
     def read_output(self, pattern, timeout=5.0):
-        """Collect OUTPUT bytes until the regex (bytes) matches them."""
+        """Collect OUTPUT (and REDRAW) bytes until the regex (bytes) matches them."""
         data = bytearray()
         end = deadline(timeout)
         rx = re.compile(pattern)
         while not rx.search(data):
-            ftype, p = self.expect((OUTPUT, EXIT, DETACHED, ERROR),
+            ftype, p = self.expect((OUTPUT, REDRAW, EXIT, DETACHED, ERROR),
                                    max(0.0, (end - time.monotonic()) / SCALE))
+            if ftype == REDRAW:
+                data += p
+                continue
             if ftype != OUTPUT:
                 raise AssertionError(f"frame {ftype} while waiting for output {pattern!r}")
             data += p[8:]

@@ -119,6 +119,7 @@ expect_ok(const char *text)
 #define eq_name eq_str
 #define eq_loglevel(a, b) ((a) == (b))
 #define eq_restore(a, b) ((a) == (b))
+#define eq_addr(a, b) eq_str(a, b)
 #define eq_size(a, b) ((a) == (b))
 #define eq_duration(a, b) ((a) == (b))
 #define eq_uint(a, b) ((a) == (b))
@@ -199,10 +200,20 @@ static const char every_key[] = "[daemon]\n"
 				"client_buffer = 8K\n"
 				"stall_timeout = 250ms\n"
 				"max_sessions = 7\n"
+				"orphan_timeout = 90s\n"
+				"detached_timeout = 2h\n"
 				"hangup_grace = 10s\n"
 				"[heartbeat]\n"
 				"interval = 1m\n"
 				"timeout = 24h\n"
+				"[ssh]\n"
+				"listen = [::1]:2222\n"
+				"host_key = /etc/persh/host_key\n"
+				"authorized_keys = /etc/persh/keys\n"
+				"keepalive_interval = 1s\n"
+				"keepalive_count = 5\n"
+				"login_grace = 10s\n"
+				"max_unauth = 3\n"
 				"[client]\n"
 				"detach_key = C-a\n";
 
@@ -524,6 +535,15 @@ Test(config, bad_values)
 	expect_error("[daemon]\nruntime_dir = run/persh\n",
 	    ":2: [daemon] runtime_dir: bad path 'run/persh' (use an absolute path, or nothing "
 	    "for the default)");
+	expect_error("[ssh]\nlisten = 2222\n",
+	    ":2: [ssh] listen: bad address '2222' (use HOST:PORT, [IPv6]:PORT, or nothing)");
+	expect_error("[ssh]\nlisten = ::1:22\n",
+	    ":2: [ssh] listen: bad address '::1:22' (use HOST:PORT, [IPv6]:PORT, or nothing)");
+	expect_error("[ssh]\nlisten = host:0\n",
+	    ":2: [ssh] listen: bad address 'host:0' (use HOST:PORT, [IPv6]:PORT, or nothing)");
+	expect_error("[ssh]\nlisten = host:65536\n",
+	    ":2: [ssh] listen: bad address 'host:65536' (use HOST:PORT, [IPv6]:PORT, or nothing)");
+	expect_error("[ssh]\nkeepalive_count = 0\n", ":2: [ssh] keepalive_count (0) must be at least 1");
 	expect_error("[session]\nrestore = vt100\n",
 	    ":2: [session] restore: bad restore mode 'vt100' (use screen, replay or none)");
 	expect_error("[daemon]\nlog_level = verbose\n",
@@ -1052,11 +1072,22 @@ Test(config, dump_defaults)
 			       "client_buffer = 1M\n"
 			       "stall_timeout = 2s\n"
 			       "max_sessions = 1024\n"
+			       "orphan_timeout = 24h\n"
+			       "detached_timeout = never\n"
 			       "hangup_grace = 2s\n"
 			       "\n"
 			       "[heartbeat]\n"
 			       "interval = 3s\n"
 			       "timeout = 12s\n"
+			       "\n"
+			       "[ssh]\n"
+			       "listen =\n"
+			       "host_key =\n"
+			       "authorized_keys =\n"
+			       "keepalive_interval = 5s\n"
+			       "keepalive_count = 3\n"
+			       "login_grace = 30s\n"
+			       "max_unauth = 10\n"
 			       "\n"
 			       "[client]\n"
 			       "detach_key = ^\\\n");

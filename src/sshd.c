@@ -1,0 +1,376 @@
+/* The embedded SSH endpoint, supervisor side: the listener, the host key,
+ * and one child per connection.
+ *
+ * The supervisor never touches SSH traffic. Each accepted connection is
+ * handed to a fresh `persh ssh-conn` process (fork and exec, so it starts
+ * from a clean image, as sshd re-execs), which terminates SSH, runs the
+ * keepalives, and speaks the ordinary framed protocol to us over a
+ * socketpair. A child says nothing on it until its client has
+ * authenticated; until then it counts against [ssh] max_unauth and is
+ * killed at [ssh] login_grace. After that it is just a client. */
+#include "sshd.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <libssh/libssh.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+struct sshd_child {
+	pid_t pid;
+	int fd;            /* our end of the socketpair, until authenticated */
+	struct event *ev;  /* first byte on fd means authenticated */
+	struct event *grace;
+	char peer[64];
+	TAILQ_ENTRY(sshd_child) entry;
+};
+
+static TAILQ_HEAD(, sshd_child) pending = TAILQ_HEAD_INITIALIZER(pending);
+static unsigned npending;
+static int listen_fd = -1;
+static struct event *accept_ev;
+static const char *conf_path;
+
+/* Default host key path: $XDG_STATE_HOME/persh/..., else ~/.local/state. */
+int
+sshd_host_key_path(char *buf, size_t len)
+{
+	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (cfg->ssh_host_key[0] != '\0')
+		n = snprintf(buf, len, "%s", cfg->ssh_host_key);
+	else if (state != NULL && state[0] == '/')
+		n = snprintf(buf, len, "%s/persh/ssh_host_ed25519_key", state);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(buf, len, "%s/.local/state/persh/ssh_host_ed25519_key", home);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* mkdir -p for the key's directory, mode 0700 for what we create. */
+static int
+sshd_mkdirs(const char *file)
+{
+	char dir[4096];
+	char *p;
+
+	snprintf(dir, sizeof dir, "%s", file);
+	p = strrchr(dir, '/');
+	if (p == NULL || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(dir, 0700) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+/* Check the host key, or make one: ed25519, mode 0600. A key others can
+ * read is refused, as sshd refuses it. */
+static int
+sshd_host_key(char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat st;
+	ssh_key key = NULL;
+	mode_t old;
+	int rc;
+
+	if (sshd_host_key_path(path, sizeof path) == -1) {
+		snprintf(err, errlen, "no place for the SSH host key: set [ssh] host_key");
+		return -1;
+	}
+	if (stat(path, &st) == 0) {
+		if ((st.st_mode & 077) != 0) {
+			snprintf(err, errlen, "SSH host key %s is accessible by others (mode %03o); "
+			    "chmod 600 it", path, st.st_mode & 0777);
+			return -1;
+		}
+		if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK) {
+			snprintf(err, errlen, "SSH host key %s cannot be read", path);
+			return -1;
+		}
+		ssh_key_free(key);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "SSH host key %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (sshd_mkdirs(path) == -1) {
+		snprintf(err, errlen, "cannot create the directory of %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
+		snprintf(err, errlen, "cannot generate an ed25519 host key");
+		return -1;
+	}
+	old = umask(077);
+	rc = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path);
+	umask(old);
+	ssh_key_free(key);
+	if (rc != SSH_OK || chmod(path, 0600) == -1) {
+		snprintf(err, errlen, "cannot write the SSH host key %s", path);
+		return -1;
+	}
+	log_info("generated SSH host key %s", path);
+	return 0;
+}
+
+/* Keepalives at the TCP level too: they catch a dropped route in seconds
+ * even when SSH is idle (a frozen peer's kernel still ACKs, so the SSH
+ * keepalives are what catch that). */
+static void
+sshd_tcp_options(int fd)
+{
+	int on = 1, idle = (int)(cfg->ssh_keepalive_interval / 1000), cnt = (int)cfg->ssh_keepalive_count;
+	unsigned timeout = (unsigned)(cfg->ssh_keepalive_interval * cfg->ssh_keepalive_count);
+
+	if (idle < 1)
+		idle = 1;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout, sizeof timeout);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+/* Forget a pending child; its socketpair end goes with it unless handed on. */
+static void
+sshd_child_free(struct sshd_child *ch, int close_fd)
+{
+	TAILQ_REMOVE(&pending, ch, entry);
+	npending--;
+	if (ch->ev != NULL)
+		event_free(ch->ev);
+	loop_event_free(ch->grace);
+	if (close_fd && ch->fd != -1)
+		close(ch->fd);
+	free(ch);
+}
+
+/* The child spoke: its client authenticated; from now on it is a client. */
+static void
+sshd_child_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct sshd_child *ch = arg;
+	char c;
+	ssize_t n;
+
+	(void)what;
+	n = recv(fd, &c, 1, MSG_PEEK);
+	if (n <= 0) {
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		/* It gave up before authenticating; it logged why. */
+		sshd_child_free(ch, 1);
+		return;
+	}
+	char via[80];
+
+	snprintf(via, sizeof via, "ssh %s", ch->peer);
+	log_debug("ssh %s: authenticated (child %d)", ch->peer, (int)ch->pid);
+	client_new(ch->fd, ch->pid, getuid(), via);
+	sshd_child_free(ch, 0);
+}
+
+/* login_grace passed without authentication: the child should have left. */
+static void
+sshd_child_grace(void *arg)
+{
+	struct sshd_child *ch = arg;
+
+	log_info("ssh %s: login grace time exceeded", ch->peer);
+	kill(ch->pid, SIGKILL);
+	sshd_child_free(ch, 1);
+}
+
+/* Start a child for one accepted connection. */
+static void
+sshd_spawn(int fd, const char *peer)
+{
+	struct sshd_child *ch;
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	int sp[2];
+	pid_t pid;
+
+	if (n <= 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_error("ssh %s: cannot start a child: %s", peer, strerror(errno));
+		close(fd);
+		return;
+	}
+	self[n] = '\0';
+	pid = fork();
+	if (pid == -1) {
+		log_error("ssh %s: fork: %s", peer, strerror(errno));
+		close(fd);
+		close(sp[0]);
+		close(sp[1]);
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		/* fd 3: the client's TCP socket; fd 4: the supervisor. */
+		if (dup2(fd, 3) == -1 || dup2(sp[1], 4) == -1)
+			_exit(127);
+		syscall(SYS_close_range, 5U, ~0U, 0U);
+		for (int sig = 1; sig < NSIG; sig++)
+			signal(sig, SIG_DFL);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (conf_path != NULL)
+			execl(self, "persh", "ssh-conn", "-c", conf_path, peer, (char *)NULL);
+		else
+			execl(self, "persh", "ssh-conn", peer, (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	close(sp[1]);
+	ch = xcalloc(1, sizeof *ch);
+	ch->pid = pid;
+	ch->fd = sp[0];
+	snprintf(ch->peer, sizeof ch->peer, "%s", peer);
+	fd_set_nonblock(ch->fd, 1);
+	ch->ev = event_new(loop_base(), ch->fd, EV_READ | EV_PERSIST, sshd_child_ready, ch);
+	event_add(ch->ev, NULL);
+	ch->grace = loop_timer_new(sshd_child_grace, ch);
+	/* The child enforces the grace itself; this is the backstop. */
+	loop_timer_set(ch->grace, cfg->ssh_login_grace + 1000);
+	TAILQ_INSERT_TAIL(&pending, ch, entry);
+	npending++;
+	log_debug("ssh %s: connection, child %d", peer, (int)pid);
+}
+
+/* "ADDR:PORT" of a socket address. */
+static void
+sshd_peer_name(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t buflen)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+	if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof host, serv, sizeof serv,
+		NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(buf, buflen, "?");
+	else if (ss->ss_family == AF_INET6)
+		snprintf(buf, buflen, "[%.46s]:%.6s", host, serv);
+	else
+		snprintf(buf, buflen, "%.46s:%.6s", host, serv);
+}
+
+/* Accept every pending connection. */
+static void
+sshd_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		char peer[64];
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("ssh accept: %s", strerror(errno));
+			return;
+		}
+		sshd_peer_name(&ss, len, peer, sizeof peer);
+		if (npending >= cfg->ssh_max_unauth) {
+			log_warn("ssh %s: refused: %u connections not yet authenticated (max_unauth)",
+			    peer, npending);
+			close(fd);
+			continue;
+		}
+		sshd_tcp_options(fd);
+		sshd_spawn(fd, peer);
+	}
+}
+
+/* Listen on [ssh] listen, making the host key if needed; 0 if disabled. */
+int
+sshd_open(const char *config_file, char *err, size_t errlen)
+{
+	struct addrinfo hints, *ai = NULL;
+	char host[256], port[16];
+	unsigned p;
+	int on = 1, rc;
+
+	conf_path = config_file;
+	if (cfg->ssh_listen[0] == '\0')
+		return 0;
+	if (sshd_host_key(err, errlen) == -1)
+		return -1;
+	if (config_parse_addr(cfg->ssh_listen, host, sizeof host, &p) == -1) {
+		snprintf(err, errlen, "bad [ssh] listen address %s", cfg->ssh_listen);
+		return -1;
+	}
+	snprintf(port, sizeof port, "%u", p);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		snprintf(err, errlen, "[ssh] listen %s: %s", cfg->ssh_listen, gai_strerror(rc));
+		return -1;
+	}
+	listen_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (listen_fd == -1 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
+	    bind(listen_fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(listen_fd, 128) == -1) {
+		snprintf(err, errlen, "[ssh] listen %s: %s", cfg->ssh_listen, strerror(errno));
+		freeaddrinfo(ai);
+		if (listen_fd != -1)
+			close(listen_fd);
+		listen_fd = -1;
+		return -1;
+	}
+	freeaddrinfo(ai);
+	accept_ev = event_new(loop_base(), listen_fd, EV_READ | EV_PERSIST, sshd_accept, NULL);
+	event_add(accept_ev, NULL);
+	log_info("SSH endpoint listening on %s", cfg->ssh_listen);
+	return 0;
+}
+
+/* Stop listening and kill children that never authenticated. */
+void
+sshd_close(void)
+{
+	struct sshd_child *ch;
+
+	while ((ch = TAILQ_FIRST(&pending)) != NULL) {
+		kill(ch->pid, SIGTERM);
+		sshd_child_free(ch, 1);
+	}
+	if (accept_ev != NULL) {
+		event_free(accept_ev);
+		accept_ev = NULL;
+	}
+	if (listen_fd != -1) {
+		close(listen_fd);
+		listen_fd = -1;
+	}
+}
