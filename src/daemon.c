@@ -16,6 +16,7 @@
 #include "client.h"
 #include "config.h"
 #include "control.h"
+#include "hangup.h"
 #include "log.h"
 #include "loop.h"
 #include "session.h"
@@ -76,6 +77,7 @@ daemon_sigterm(void *arg)
 	log_info("shutting down");
 	sshd_close();
 	session_shutdown();
+	hangup_shutdown();
 	client_shutdown();
 	control_close();
 	loop_exit();

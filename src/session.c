@@ -34,6 +34,7 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "hangup.h"
 #include "restore.h"
 #include "stats.h"
 #include "ring.h"
@@ -75,8 +76,7 @@ struct session {
 
 	struct event *stall_timer;
 	struct event *drain_timer;
-	struct event *hangup_timer;
-	int hangup_stage; /* 0 none, 1 SIGHUP sent, 2 SIGTERM sent, 3 SIGKILL */
+	int hung_up;      /* a hang-up was started (hangup.c carries it on) */
 	uint16_t cause;   /* why it is being hung up (enum proto_end), 0: not */
 
 	/* With no client: orphaned (the last was lost) or detached (it left on
@@ -100,8 +100,8 @@ static void session_read_cb(evutil_socket_t, short, void *);
 static void session_write_cb(evutil_socket_t, short, void *);
 static void session_stall(void *);
 static void session_drain_timeout(void *);
-static void session_hangup_step(void *);
 static void session_alone_expired(void *);
+static void session_hangup(struct session *);
 static void session_pump(struct session *, struct member *);
 static void session_update_reading(struct session *);
 static void session_finish(struct session *);
@@ -245,7 +245,6 @@ session_create(const struct session_spec *spec, char *err, size_t errlen)
 	s->wev = event_new(loop_base(), master, EV_WRITE | EV_PERSIST, session_write_cb, s);
 	s->stall_timer = loop_timer_new(session_stall, s);
 	s->drain_timer = loop_timer_new(session_drain_timeout, s);
-	s->hangup_timer = loop_timer_new(session_hangup_step, s);
 	s->alone_timer = loop_timer_new(session_alone_expired, s);
 	s->alone_deadline = -1;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
@@ -384,7 +383,7 @@ session_alone_expired(void *arg)
 	s->alone_deadline = -1;
 	s->cause = s->orphaned ? PROTO_END_ORPHAN_TIMEOUT : PROTO_END_DETACHED_TIMEOUT;
 	log_info("session %s: %s, hanging up", s->name, proto_end_text(s->cause));
-	session_hangup_step(s);
+	session_hangup(s);
 }
 
 /* Unlink a member; the caller tells its client, if at all. lost: it went
@@ -764,23 +763,16 @@ session_signal(struct session *s, int sig)
 		kill(-fg, sig);
 }
 
-/* One step of the hang-up: SIGHUP, then SIGTERM, then SIGKILL. */
+/* Hang up the session's processes (once): the hang-up goes on by itself,
+ * even after the shell is reaped. */
 static void
-session_hangup_step(void *arg)
+session_hangup(struct session *s)
 {
-	struct session *s = arg;
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGKILL };
-
-	if (s->exited || s->hangup_stage >= 3)
+	if (s->hung_up || s->exited)
 		return;
-	session_signal(s, sigs[s->hangup_stage]);
-	/* Stopped jobs must run to see the signal, as on a real hang-up. */
-	session_signal(s, SIGCONT);
-	log_info("session %s: sent SIG%s", s->name,
-	    s->hangup_stage == 0 ? "HUP" : s->hangup_stage == 1 ? "TERM" : "KILL");
-	s->hangup_stage++;
-	if (s->hangup_stage < 3)
-		loop_timer_set(s->hangup_timer, cfg->session_hangup_grace);
+	s->hung_up = 1;
+	hangup_start(s->name, s->pid, s->pty_done ? -1 : tcgetpgrp(s->master),
+	    cfg->session_hangup_grace);
 }
 
 /* Hang up; an exited session is simply removed. */
@@ -796,8 +788,7 @@ session_kill(struct session *s)
 		session_remove(s);
 		return;
 	}
-	if (s->hangup_stage == 0)
-		session_hangup_step(s);
+	session_hangup(s);
 }
 
 /* The shell is reaped and no more output will come: close the PTY and send
@@ -808,7 +799,6 @@ session_finish(struct session *s)
 	struct member *m, *next;
 
 	loop_timer_set(s->drain_timer, -1);
-	loop_timer_set(s->hangup_timer, -1);
 	loop_timer_set(s->stall_timer, -1);
 	loop_timer_set(s->alone_timer, -1);
 	s->alone_deadline = -1;
@@ -828,8 +818,14 @@ session_finish(struct session *s)
 	log_info("session %s: ended (%s), shell status %d", s->name,
 	    proto_end_text(s->cause ? s->cause : PROTO_END_EXITED), s->status);
 	stats_count(s->cause ? s->cause : PROTO_END_EXITED);
-	if (s->nmembers == 0)
-		return; /* kept, with its status, until a client has seen it */
+	if (s->nmembers == 0) {
+		/* A shell that ended by itself is kept, with its status, until a
+		 * client has seen it; one we hung up (kill, timeouts) is not
+		 * waited for by anyone. */
+		if (s->cause != 0)
+			session_remove(s);
+		return;
+	}
 	for (m = TAILQ_FIRST(&s->members); m != NULL && !s->removed; m = next) {
 		next = TAILQ_NEXT(m, entry);
 		session_pump(s, m);
@@ -878,7 +874,6 @@ session_release(void *arg)
 	event_free(s->wev);
 	loop_event_free(s->stall_timer);
 	loop_event_free(s->drain_timer);
-	loop_event_free(s->hangup_timer);
 	loop_event_free(s->alone_timer);
 	evbuffer_free(s->inq);
 	restore_free(s->restore);
@@ -902,7 +897,6 @@ session_remove(struct session *s)
 		s->master = -1;
 	}
 	loop_timer_set(s->drain_timer, -1);
-	loop_timer_set(s->hangup_timer, -1);
 	loop_timer_set(s->stall_timer, -1);
 	loop_timer_set(s->alone_timer, -1);
 	TAILQ_REMOVE(&sessions, s, entry);
@@ -919,7 +913,7 @@ session_shutdown(void)
 
 	while ((s = TAILQ_FIRST(&sessions)) != NULL) {
 		session_detach_all(s, PROTO_R_SHUTDOWN);
-		if (!s->exited)
+		if (!s->exited && !s->hung_up)
 			session_signal(s, SIGHUP);
 		session_remove(s);
 	}

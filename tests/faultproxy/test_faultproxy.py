@@ -5,7 +5,6 @@ Every wait is a condition with a deadline; the only plain waits are the short
 windows in which the absence of bytes is asserted.
 """
 
-import errno
 import hashlib
 import os
 import select
