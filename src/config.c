@@ -55,6 +55,7 @@ static const struct {
 #define CONFIG_BAD_uint "bad number '%s' (use a non-negative integer)"
 #define CONFIG_BAD_key "bad key '%s' (use ^X, C-x, a single character, or none)"
 #define CONFIG_BAD_addr "bad address '%s' (use HOST:PORT, [IPv6]:PORT, or nothing)"
+#define CONFIG_BAD_bool "bad value '%s' (use yes or no)"
 #define CONFIG_BAD_restore "bad restore mode '%s' (use screen, replay or none)"
 
 static const char *const config_restore_names[] = { "screen", "replay", "none" };
@@ -370,6 +371,22 @@ config_set_addr(char **p, const char *s)
 	return config_set_str(p, s);
 }
 
+/* yes/no, true/false, on/off, 1/0. */
+static int
+config_set_bool(int *p, const char *s)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, yes[i]) == 0 || strcmp(s, no[i]) == 0) {
+			*p = strcmp(s, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 /* screen, replay or none. */
 static int
 config_set_restore(int *p, const char *s)
@@ -455,6 +472,15 @@ config_show_loglevel(int v, char *buf, size_t len)
 	return log_level_name(v);
 }
 
+/* yes or no. */
+static const char *
+config_show_bool(int v, char *buf, size_t len)
+{
+	(void)buf;
+	(void)len;
+	return v ? "yes" : "no";
+}
+
 /* A restore mode by name. */
 static const char *
 config_show_restore(int v, char *buf, size_t len)
@@ -508,6 +534,7 @@ config_clear_str(char **p)
 #define config_clear_name config_clear_str
 #define config_clear_loglevel(p) ((void)(p))
 #define config_clear_restore(p) ((void)(p))
+#define config_clear_bool(p) ((void)(p))
 #define config_clear_size(p) ((void)(p))
 #define config_clear_duration(p) ((void)(p))
 #define config_clear_uint(p) ((void)(p))
@@ -752,6 +779,13 @@ config_check(struct config_check *cc)
 	if (cfg->ssh_login_grace == CONFIG_NEVER || cfg->ssh_login_grace <= 0)
 		return config_fail(cc, CONFIG_KEY(ssh, login_grace), "must be more than 0",
 		    CONFIG_NONE);
+	if (cfg->client_reconnect_base == CONFIG_NEVER || cfg->client_reconnect_base <= 0)
+		return config_fail(cc, CONFIG_KEY(client, reconnect_base), "must be more than 0",
+		    CONFIG_NONE);
+	if (cfg->client_reconnect_max == CONFIG_NEVER ||
+	    cfg->client_reconnect_max < cfg->client_reconnect_base)
+		return config_fail(cc, CONFIG_KEY(client, reconnect_max), "must be at least",
+		    CONFIG_KEY(client, reconnect_base));
 	if (cfg->session_max_sessions < 1)
 		return config_fail(cc, CONFIG_KEY(session, max_sessions), "must be at least 1",
 		    CONFIG_NONE);

@@ -23,6 +23,7 @@
  *   size      uint64_t   bytes; suffix K or M (binary), e.g. 64K, 1M
  *   duration  int64_t    milliseconds; units ms s m h, or "never" (-1)
  *   uint      unsigned   a non-negative integer
+ *   bool      int        yes/no (also true/false, on/off, 1/0)
  *   key       int        a detach key: ^X, C-x, a single character, or
  *                        "none" (-1); stored as the byte it sends
  * Defaults are strings fed through the same parser as the file.
@@ -91,7 +92,17 @@
 	    "Most connections not yet authenticated; more are refused and logged.")       \
 	X(client, detach_key, key, "^\\",                                                 \
 	    "Key that detaches an attached client: ^X or C-x notation, one "              \
-	    "character, or none.")
+	    "character, or none.")                                                        \
+	X(client, reconnect, bool, "yes",                                                 \
+	    "Whether a remote attach reconnects by itself when its link dies "            \
+	    "(--no-reconnect turns it off for one client).")                              \
+	X(client, reconnect_base, duration, "250ms",                                      \
+	    "First reconnect delay; it doubles on each failure, with full jitter.")       \
+	X(client, reconnect_max, duration, "15s",                                         \
+	    "Longest reconnect delay (--max-reconnect-delay overrides it).")              \
+	X(client, ssh_config, path, "",                                                   \
+	    "OpenSSH client configuration read by a remote attach. Empty: "               \
+	    "~/.ssh/config.")
 
 typedef char *config_type_str;
 typedef char *config_type_path;
@@ -105,6 +116,7 @@ typedef uint64_t config_type_size;
 typedef int64_t config_type_duration;
 typedef unsigned config_type_uint;
 typedef int config_type_key;
+typedef int config_type_bool;
 
 struct config {
 #define CONFIG_FIELD(sec, key, type, def, doc) config_type_##type sec##_##key;

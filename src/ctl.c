@@ -25,7 +25,7 @@ ctl_open(const char *cfgpath, int *missing, int *rc)
 	int fd;
 
 	*missing = 0;
-	fd = dial_daemon(cfgpath, 0, missing, err, sizeof err);
+	fd = dial_daemon(cfgpath, 0, 1, missing, err, sizeof err);
 	if (fd == -1) {
 		if (*missing && strncmp(err, "no daemon", 9) == 0)
 			return -1;

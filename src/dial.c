@@ -94,7 +94,8 @@ dial_hello(int fd)
 
 /* A connected socket to the daemon, or -1 with a reason. */
 int
-dial_daemon(const char *cfgpath, int autostart, int *unreachable, char *err, size_t errlen)
+dial_daemon(const char *cfgpath, int autostart, int hello, int *unreachable, char *err,
+    size_t errlen)
 {
 	struct control_paths cp;
 	int64_t deadline;
@@ -135,7 +136,8 @@ dial_daemon(const char *cfgpath, int autostart, int *unreachable, char *err, siz
 	}
 	/* A failed write is not the end: the daemon may have refused us with an
 	 * ERROR that is waiting to be read, and the caller reads it. */
-	(void)dial_hello(fd);
+	if (hello)
+		(void)dial_hello(fd);
 	return fd;
 }
 

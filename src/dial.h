@@ -7,9 +7,11 @@
 #include <stdint.h>
 
 /* A connected socket to the daemon, or -1 with a reason. With autostart, a
- * missing daemon is started with the same configuration file. The HELLO is
- * sent (not awaited). Sets *unreachable when no daemon could be reached. */
-int dial_daemon(const char *cfgpath, int autostart, int *unreachable, char *err, size_t errlen);
+ * missing daemon is started with the same configuration file. With hello,
+ * our HELLO is sent (not awaited); a bridge leaves that to its remote
+ * client. Sets *unreachable when no daemon could be reached. */
+int dial_daemon(const char *cfgpath, int autostart, int hello, int *unreachable, char *err,
+    size_t errlen);
 
 /* Blocking helpers for one-shot commands, bounded by a deadline (ms on the
  * monotonic clock): read one frame into buf (cap >= PROTO_MAX_PAYLOAD). */

@@ -22,7 +22,9 @@ static const struct {
 	{ "ls", cmd_ls, "ls [--json]               list sessions" },
 	{ "kill", cmd_kill, "kill NAME                 hang up a session" },
 	{ "detach", cmd_detach, "detach NAME               detach every client of a session" },
+	{ "bridge", cmd_bridge, "bridge NAME               the attach protocol on stdin/stdout (for ssh)" },
 	{ "serve", cmd_serve, "serve [-f] [-T]           run the daemon (-f foreground, -T dump config)" },
+	{ "ssh-conn", cmd_ssh_conn, NULL }, /* internal: started by the daemon */
 };
 
 /* Print usage to fp. */
@@ -31,7 +33,8 @@ usage(FILE *fp)
 {
 	fprintf(fp, "usage: persh [-c FILE] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(fp, "  persh %s\n", commands[i].usage);
+		if (commands[i].usage != NULL)
+			fprintf(fp, "  persh %s\n", commands[i].usage);
 	fprintf(fp, "\nEvery command takes -c FILE (default $PERSH_CONFIG, else "
 		    "~/.config/persh/persh.ini if it exists).\n");
 }

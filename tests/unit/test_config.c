@@ -120,6 +120,7 @@ expect_ok(const char *text)
 #define eq_loglevel(a, b) ((a) == (b))
 #define eq_restore(a, b) ((a) == (b))
 #define eq_addr(a, b) eq_str(a, b)
+#define eq_bool(a, b) ((a) == (b))
 #define eq_size(a, b) ((a) == (b))
 #define eq_duration(a, b) ((a) == (b))
 #define eq_uint(a, b) ((a) == (b))
@@ -215,7 +216,11 @@ static const char every_key[] = "[daemon]\n"
 				"login_grace = 10s\n"
 				"max_unauth = 3\n"
 				"[client]\n"
-				"detach_key = C-a\n";
+				"detach_key = C-a\n"
+				"reconnect = no\n"
+				"reconnect_base = 1s\n"
+				"reconnect_max = 1m\n"
+				"ssh_config = /etc/persh/ssh_config\n";
 
 /*
  * Defaults.
@@ -544,6 +549,10 @@ Test(config, bad_values)
 	expect_error("[ssh]\nlisten = host:65536\n",
 	    ":2: [ssh] listen: bad address 'host:65536' (use HOST:PORT, [IPv6]:PORT, or nothing)");
 	expect_error("[ssh]\nkeepalive_count = 0\n", ":2: [ssh] keepalive_count (0) must be at least 1");
+	expect_error("[client]\nreconnect = maybe\n",
+	    ":2: [client] reconnect: bad value 'maybe' (use yes or no)");
+	expect_error("[client]\nreconnect_max = 100ms\n",
+	    ":2: [client] reconnect_max (100ms) must be at least [client] reconnect_base (250ms)");
 	expect_error("[session]\nrestore = vt100\n",
 	    ":2: [session] restore: bad restore mode 'vt100' (use screen, replay or none)");
 	expect_error("[daemon]\nlog_level = verbose\n",
@@ -1090,7 +1099,11 @@ Test(config, dump_defaults)
 			       "max_unauth = 10\n"
 			       "\n"
 			       "[client]\n"
-			       "detach_key = ^\\\n");
+			       "detach_key = ^\\\n"
+			       "reconnect = yes\n"
+			       "reconnect_base = 250ms\n"
+			       "reconnect_max = 15s\n"
+			       "ssh_config =\n");
 	free(text);
 	config_free(cfg);
 }
