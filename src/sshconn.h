@@ -15,6 +15,7 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
+#include <libssh/server.h>
 
 #include "ctl.h"
 #include "proto.h"
@@ -87,7 +88,7 @@ struct sshconn {
 	enum sc_mode mode;
 	char name[PROTO_MAX_TEXT + 1];
 	int readonly;
-	struct peer *peer; /* fd 4 */
+	struct peer *sup; /* fd 4: the supervisor */
 	int spoke;         /* we wrote to fd 4: the supervisor counts us as a client */
 	int attached, detaching;
 	uint16_t att_rows, att_cols; /* size sent with ATTACH */
@@ -114,10 +115,11 @@ void sc_peer_gone(uint16_t end);
 void sc_spoke(void);
 
 /* sshconn_chan.c */
-ssh_channel sc_chan_open(ssh_session s, void *ud);
-void sc_chan_step(void);
-void sc_chan_setup_peer(void);
-void sc_chan_free(void);
+void sc_chan_setup(void);   /* fd 4 and the buffers, at start */
+ssh_channel sc_chan_open(ssh_session s, void *ud); /* server callback */
+void sc_chan_step(void);    /* after anything happened */
+void sc_chan_close(void);   /* leaving: let go of fd 4 */
+void sc_chan_cleanup(void); /* after the loop: free the rest */
 void sc_finish(int status, int to_stderr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
