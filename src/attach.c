@@ -489,6 +489,7 @@ attach_link_lost(const char *why)
 		code = attach_link_reap(child, sizeof child);
 	if (child[0] != '\0')
 		why = child;
+	log_debug("attach: link closed (%s), child exit %d", why, code);
 	if (at.remote && !sshlink_retriable(code)) {
 		attach_finish(code == SSHLINK_AUTH || code == SSHLINK_HOSTKEY ? EXIT_AUTH : EXIT_ERROR,
 		    "persh: %s", why);
@@ -681,6 +682,10 @@ cmd_attach(int argc, char **argv)
 		close(fd);
 	}
 
+	/* Every state change is logged at debug level, with times, when asked:
+	 * the terminal itself is the session's. */
+	if (getenv("PERSH_CLIENT_LOG") != NULL && getenv("PERSH_CLIENT_LOG")[0] != '\0')
+		log_open(getenv("PERSH_CLIENT_LOG"), LOG_LVL_DEBUG, 0);
 	if (loop_init() == NULL)
 		fatal(EXIT_ERROR, "cannot create the event loop");
 	at.status = EXIT_ERROR;

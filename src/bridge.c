@@ -58,7 +58,7 @@ cmd_bridge(int argc, char **argv)
 	static struct bridge_dir up, down; /* 128 KiB: not on the stack */
 	const char *path = NULL, *cfgpath;
 	char err[512];
-	int c, fd, unreachable, rc;
+	int c, fd, unreachable, rc, up_done = 0;
 
 	optind = 1;
 	while ((c = getopt(argc, argv, "+c:h")) != -1) {
@@ -90,9 +90,9 @@ cmd_bridge(int argc, char **argv)
 	down.to = STDOUT_FILENO;
 	for (;;) {
 		struct pollfd p[3] = {
-			{ STDIN_FILENO, (!up.eof && up.len < BRIDGE_BUF) ? POLLIN : 0, 0 },
+			{ STDIN_FILENO, (!up_done && !up.eof && up.len < BRIDGE_BUF) ? POLLIN : 0, 0 },
 			{ fd, (short)(((!down.eof && down.len < BRIDGE_BUF) ? POLLIN : 0) |
-				  (up.len > 0 ? POLLOUT : 0)), 0 },
+				  (!up_done && up.len > 0 ? POLLOUT : 0)), 0 },
 			{ STDOUT_FILENO, down.len > 0 ? POLLOUT : 0, 0 },
 		};
 
@@ -103,8 +103,12 @@ cmd_bridge(int argc, char **argv)
 		}
 		if (bridge_pump(&down, p[1].revents, p[2].revents) == -1)
 			break; /* the daemon closed: nothing more will come */
-		if (bridge_pump(&up, p[0].revents, p[1].revents) == -1)
-			break; /* the remote side is gone: the daemon sees EOF */
+		if (!up_done && bridge_pump(&up, p[0].revents, p[1].revents) == -1) {
+			/* The remote side is gone: the daemon sees EOF, and what it
+			 * still says on the way out is passed on. */
+			shutdown(fd, SHUT_WR);
+			up_done = 1;
+		}
 	}
 	close(fd);
 	return EXIT_OK;

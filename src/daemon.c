@@ -217,11 +217,14 @@ cmd_serve(int argc, char **argv)
 
 	if (!foreground)
 		report = daemon_detach(quiet);
-	if (log_open(daemon_log_target(foreground, logbuf, sizeof logbuf), cfg->daemon_log_level,
-		foreground) == -1)
-		snprintf(err, sizeof err, "cannot open log %s: %s", cfg->daemon_log, strerror(errno));
-	else
-		err[0] = '\0';
+	err[0] = '\0';
+	/* The runtime dir first: "auto" may log into it. */
+	if (control_mkdir(&paths, err, sizeof err) == 0) {
+		const char *target = daemon_log_target(foreground, logbuf, sizeof logbuf);
+
+		if (log_open(target, cfg->daemon_log_level, foreground) == -1)
+			snprintf(err, sizeof err, "cannot open log %s: %s", target, strerror(errno));
+	}
 	if (err[0] == '\0' && loop_init() == NULL)
 		snprintf(err, sizeof err, "cannot create the event loop");
 	if (err[0] == '\0') {

@@ -120,13 +120,14 @@ sshlink_relay(ssh_session s, ssh_channel ch, int fd)
 {
 	static uint8_t up[SSHLINK_BUF], down[SSHLINK_BUF];
 	size_t uplen = 0, downlen = 0;
-	struct ssh_counter_struct in = { 0 }, out = { 0 };
+	/* libssh counts bytes in the first counter and packets in the second. */
+	struct ssh_counter_struct sock = { 0 }, raw = { 0 };
 	uint64_t last_in = 0;
 	int64_t next_ka = now_ms() + cfg->ssh_keepalive_interval;
 	unsigned misses = 0;
 	int sfd = ssh_get_fd(s), got_any = 0;
 
-	ssh_set_counters(s, &in, &out);
+	ssh_set_counters(s, &sock, &raw);
 	fd_set_nonblock(fd, 1);
 	for (;;) {
 		struct pollfd p[2] = {
@@ -186,14 +187,14 @@ sshlink_relay(ssh_session s, ssh_channel ch, int fd)
 		/* SSH keepalives: a peer that sends nothing for count intervals
 		 * is gone (the framed protocol's heartbeats keep a live one busy). */
 		if (now_ms() >= next_ka) {
-			if (in.in_packets == last_in) {
+			if (raw.in_packets == last_in) {
 				if (++misses >= cfg->ssh_keepalive_count)
 					sshlink_die(SSHLINK_LOST, "link lost: no answer to %u keepalives",
 					    misses);
 			} else {
 				misses = 0;
 			}
-			last_in = in.in_packets;
+			last_in = raw.in_packets;
 			/* libssh 0.10 sends only every other call: call twice. */
 			ssh_send_keepalive(s);
 			ssh_send_keepalive(s);
