@@ -2,9 +2,11 @@
  * path.
  *
  * The emulator is never fed inline: the PTY's bytes go to the ring and the
- * clients first, and the emulator reads them from the ring in an idle event,
- * which libevent runs only when no I/O is ready. A shell flooding output
- * therefore runs at PTY speed; the emulator catches up when output pauses.
+ * clients first, and the emulator reads them from the ring only once output
+ * has paused for RESTORE_QUIET_MS (then in idle-priority slices, which
+ * libevent runs only when no I/O is ready, stopping as soon as output
+ * resumes), or at once when a client needs a redraw. A shell flooding
+ * output therefore runs at PTY speed, with no emulator work at all.
  * If a flood outruns it by more than the ring holds, it skips to the oldest
  * byte the ring still has: what scrolled away unseen cannot be on the
  * screen anyway, and earlier modes are kept (only a mode set inside the
@@ -33,6 +35,8 @@
 
 /* Bytes fed per idle pass: small enough that I/O waits little behind it. */
 #define RESTORE_SLICE 16384
+/* Output must pause this long before the emulator catches up. */
+#define RESTORE_QUIET_MS 30
 /* Resizes remembered while the emulator lags; older ones are merged. */
 #define RESTORE_MAX_PENDING 16
 
@@ -51,10 +55,13 @@ struct restore {
 	struct restore_resize pend[RESTORE_MAX_PENDING];
 	unsigned npend;
 	unsigned attached;
+	int64_t last_output;    /* monotonic ms */
 	struct event *idle_ev;
+	struct event *quiet_timer;
 };
 
 static void restore_work(void *arg);
+static void restore_quiet(void *arg);
 
 /* A dormant emulator with an empty screen of the given size. */
 struct restore *
@@ -69,6 +76,7 @@ restore_new(const char *name, struct ring *ring, uint16_t rows, uint16_t cols)
 	r->cols = cols;
 	r->off = ring_head(ring);
 	r->idle_ev = loop_idle_new(restore_work, r);
+	r->quiet_timer = loop_timer_new(restore_quiet, r);
 	return r;
 }
 
@@ -78,9 +86,11 @@ restore_free(struct restore *r)
 {
 	if (r == NULL)
 		return;
-	screen_free(r->scr);
+	if (r->scr != NULL)
+		screen_free(r->scr);
 	evbuffer_free(r->snap);
 	loop_event_free(r->idle_ev);
+	loop_event_free(r->quiet_timer);
 	free(r);
 }
 
@@ -157,12 +167,18 @@ restore_feed(struct restore *r, size_t budget)
 	}
 }
 
-/* Idle pass: feed a slice; go on later, or sleep once caught up alone. */
+/* Idle pass: feed a slice; go on later (unless output resumed: then wait
+ * for the next pause), or sleep once caught up alone. */
 static void
 restore_work(void *arg)
 {
 	struct restore *r = arg;
+	int64_t quiet = now_ms() - r->last_output;
 
+	if (quiet < RESTORE_QUIET_MS) {
+		loop_timer_set(r->quiet_timer, RESTORE_QUIET_MS - quiet);
+		return;
+	}
 	restore_feed(r, RESTORE_SLICE);
 	if (r->off < ring_head(r->ring))
 		loop_idle_wake(r->idle_ev);
@@ -170,11 +186,21 @@ restore_work(void *arg)
 		restore_sleep(r);
 }
 
-/* New output is in the ring. */
+/* Output may have paused: check, then catch up in idle slices. */
+static void
+restore_quiet(void *arg)
+{
+	restore_work(arg);
+}
+
+/* New output is in the ring: catch up once it pauses. The timer is armed
+ * once per burst, not per read. */
 void
 restore_output(struct restore *r)
 {
-	loop_idle_wake(r->idle_ev);
+	r->last_output = now_ms();
+	if (!loop_timer_pending(r->quiet_timer))
+		loop_timer_set(r->quiet_timer, RESTORE_QUIET_MS);
 }
 
 /* The PTY took a new size at the ring's current head. */
