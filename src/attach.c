@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,10 +59,15 @@ struct attach {
 	int writing;         /* out_ev armed */
 	int raw;             /* the terminal is ours */
 	int connected;       /* ATTACHED seen on the current link */
+	int link_up;         /* a frame came on the current link: the heartbeat
+	                        clock runs (not while connecting, authenticating,
+	                        or asking about a host key) */
+	int status_shown;    /* the status line was drawn over the session */
 	int ever;            /* ATTACHED seen once: later losses are retried */
 	int detaching;       /* DETACH sent */
 	uint64_t offset;     /* next output byte expected */
 	int64_t last_rx;     /* monotonic ms */
+	int64_t last_tx;     /* monotonic ms of our last heartbeat */
 	int64_t hb_every;    /* ms between our heartbeats */
 	int64_t down_since;  /* monotonic ms the link was lost, or -1 */
 	unsigned attempts;   /* since the loss */
@@ -138,11 +144,13 @@ attach_status_line(const char *msg)
 	if (!at.raw)
 		return;
 	tty_size(STDIN_FILENO, &rows, &cols);
-	if (msg != NULL)
+	if (msg != NULL) {
 		snprintf(buf, sizeof buf, "\0337\033[%u;1H\033[0;7m%.*s\033[0m\033[K\0338", rows,
 		    (int)(cols > 1 ? cols - 1 : 1), msg);
-	else
+		at.status_shown = 1;
+	} else {
 		snprintf(buf, sizeof buf, "\0337\033[%u;1H\033[0m\033[K\0338", rows);
+	}
 	attach_write(buf, strlen(buf));
 }
 
@@ -156,7 +164,7 @@ attach_status_tick(void *arg)
 	if (at.connected || at.down_since < 0)
 		return;
 	snprintf(msg, sizeof msg, "persh: link lost %llds ago, reconnecting (attempt %u)...",
-	    (long long)((now_ms() - at.down_since) / 1000), at.attempts);
+	    (long long)((now_ms() - at.down_since) / 1000), at.attempts + 1);
 	attach_status_line(msg);
 	loop_timer_set(at.status_timer, 1000);
 }
@@ -229,21 +237,33 @@ attach_sigterm(void *arg)
 	attach_finish(EXIT_ERROR, "persh: terminated; session %s is still running", at.name);
 }
 
-/* Say we are alive; a link silent past the timeout is dead. */
+/* Say we are alive; a link silent past the timeout is dead. The timer
+ * fires at the next heartbeat or at the deadline, whichever comes first,
+ * so a dead link is noticed within the timeout, not a tick later. */
 static void
 attach_heartbeat(void *arg)
 {
 	uint8_t zero[8] = { 0 };
+	int64_t now = now_ms(), silent = now - at.last_rx, next = at.hb_every;
 
 	(void)arg;
 	if (at.peer == NULL)
 		return;
-	if (now_ms() - at.last_rx > cfg->heartbeat_timeout) {
-		attach_link_lost("no heartbeat from the daemon (heartbeat_timeout)");
-		return;
+	if (at.link_up) {
+		if (silent >= cfg->heartbeat_timeout) {
+			attach_link_lost("no heartbeat from the daemon (heartbeat_timeout)");
+			return;
+		}
+		if (cfg->heartbeat_timeout - silent < next)
+			next = cfg->heartbeat_timeout - silent;
 	}
-	peer_send(at.peer, PROTO_HEARTBEAT, zero, sizeof zero, NULL, 0);
-	loop_timer_set(at.hb_timer, at.hb_every);
+	if (now - at.last_tx >= at.hb_every) {
+		peer_send(at.peer, PROTO_HEARTBEAT, zero, sizeof zero, NULL, 0);
+		at.last_tx = now;
+	} else if (at.hb_every - (now - at.last_tx) < next) {
+		next = at.hb_every - (now - at.last_tx);
+	}
+	loop_timer_set(at.hb_timer, next > 1 ? next : 1);
 }
 
 /* Take over the terminal: raw mode, non-blocking, keystrokes read. */
@@ -281,6 +301,7 @@ attach_attached(const uint8_t *p, uint32_t len)
 		    (unsigned long long)a.offset);
 		attach_status_line(NULL);
 	}
+	at.status_shown = 0;
 	at.connected = 1;
 	at.ever = 1;
 	at.offset = a.offset;
@@ -311,6 +332,7 @@ attach_frame(struct peer *p, void *arg, uint16_t type, const uint8_t *data, uint
 	(void)p;
 	(void)arg;
 	at.last_rx = now_ms();
+	at.link_up = 1;
 	switch (type) {
 	case PROTO_HELLO:
 		if (proto_hello_decode(data, len, &h) == 0 && h.hb_timeout_ms > 0 &&
@@ -340,6 +362,8 @@ attach_frame(struct peer *p, void *arg, uint16_t type, const uint8_t *data, uint
 			attach_link_lost("malformed exit status");
 			return;
 		}
+		/* Until we say we have it, the daemon keeps the status for us. */
+		peer_send(at.peer, PROTO_EXIT_SEEN, NULL, 0, NULL, 0);
 		attach_finish((int)(get32(data) & 0xff), "[persh: session %s exited with status %u]",
 		    at.name, get32(data));
 		break;
@@ -403,6 +427,10 @@ attach_request(void)
 	a.flags = at.readonly ? PROTO_ATTACH_READONLY : 0;
 	if (at.ever) {
 		a.flags |= PROTO_ATTACH_RESUME;
+		/* Our status line covered a row: have the screen repainted once
+		 * the missed output is through. */
+		if (at.status_shown)
+			a.flags |= PROTO_ATTACH_REPAINT;
 		a.offset = at.offset;
 	} else {
 		a.flags |= PROTO_ATTACH_CREATE;
@@ -421,7 +449,8 @@ attach_link_open(void)
 
 	at.attempts++;
 	at.connected = 0;
-	at.last_rx = now_ms();
+	at.link_up = 0;
+	at.last_rx = at.last_tx = now_ms();
 	if (at.remote) {
 		at.target.may_ask = !at.ever;
 		at.link_pid = sshlink_start(&at.target, &fd, &at.link_err);
@@ -441,18 +470,31 @@ attach_link_open(void)
 	loop_timer_set(at.hb_timer, at.hb_every);
 }
 
-/* Reap the link child (it is ending or we end it) and read why it ended. */
+/* Reap the link child and read why it ended. A dead link's child is
+ * ended at once; on our way out (gently) it is only told by EOF, so that
+ * it can deliver our last frames, and given a moment to. */
 static int
-attach_link_reap(char *why, size_t len)
+attach_link_reap(char *why, size_t len, int gently)
 {
 	int status = 0, code;
+	int64_t until = now_ms() + 1000;
 	ssize_t n;
 
 	if (at.link_pid <= 0)
 		return SSHLINK_LOST;
-	kill(at.link_pid, SIGTERM);
+	if (gently) {
+		while (waitpid(at.link_pid, &status, WNOHANG) == 0 && now_ms() < until)
+			poll(NULL, 0, 10); /* our own child finishing its writes */
+		if (waitpid(at.link_pid, &status, WNOHANG) == 0)
+			kill(at.link_pid, SIGTERM);
+		else
+			goto reaped;
+	} else {
+		kill(at.link_pid, SIGTERM);
+	}
 	while (waitpid(at.link_pid, &status, 0) == -1 && errno == EINTR)
 		;
+reaped:
 	at.link_pid = -1;
 	code = WIFEXITED(status) ? WEXITSTATUS(status) : SSHLINK_LOST;
 	n = read(at.link_err, why, len - 1);
@@ -486,7 +528,7 @@ attach_link_lost(const char *why)
 	at.connected = 0;
 	loop_timer_set(at.hb_timer, -1);
 	if (at.remote)
-		code = attach_link_reap(child, sizeof child);
+		code = attach_link_reap(child, sizeof child, 0);
 	if (child[0] != '\0')
 		why = child;
 	log_debug("attach: link closed (%s), child exit %d", why, code);
@@ -501,7 +543,7 @@ attach_link_lost(const char *why)
 		return;
 	}
 	if (!at.remote || !at.reconnect) {
-		attach_finish(EXIT_UNREACHABLE, "persh: link lost: %s; session %s is still running",
+		attach_finish(EXIT_UNREACHABLE, "persh: link lost (%s); session %s is still running",
 		    why, at.name);
 		return;
 	}
@@ -569,8 +611,10 @@ attach_detached(int fd, const char *name)
 		case PROTO_ATTACHED:
 			(void)dial_write_frame(fd, PROTO_DETACH, NULL, 0);
 			break;
-		case PROTO_DETACHED:
 		case PROTO_EXIT: /* it had already ended: its status is seen now */
+			(void)dial_write_frame(fd, PROTO_EXIT_SEEN, NULL, 0);
+			return EXIT_OK;
+		case PROTO_DETACHED:
 			return EXIT_OK;
 		case PROTO_ERROR:
 			if (proto_text_decode(buf, len, &t) == -1)
@@ -603,7 +647,7 @@ cmd_attach(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *cfgpath, *maxdelay = NULL, *arg;
-	int c, detached = 0, no_reconnect = 0, unreachable, fd, rc;
+	int c, detached = 0, no_reconnect = 0, unreachable, fd, rc, gently;
 	struct event *sigs[5];
 	char err[512];
 
@@ -719,13 +763,12 @@ cmd_attach(int argc, char **argv)
 	tty_restore();
 	if (at.msg[0] != '\0')
 		fprintf(stderr, "%s%s\n", at.raw ? "\r\n" : "", at.msg);
+	/* What we sent last is already in the socket; closing it is the link
+	 * child's EOF, after which it delivers that and leaves. A child still
+	 * trying to connect has nothing to deliver and is ended at once. */
+	gently = at.connected;
 	if (at.peer != NULL)
 		peer_free(at.peer);
-	if (at.link_pid > 0) {
-		char why[8];
-
-		attach_link_reap(why, sizeof why);
-	}
 	event_free(at.in_ev);
 	event_free(at.out_ev);
 	loop_event_free(at.hb_timer);
@@ -734,6 +777,11 @@ cmd_attach(int argc, char **argv)
 	for (int i = 0; sigs[i] != NULL; i++)
 		loop_event_free(sigs[i]);
 	loop_done();
+	if (at.link_pid > 0) {
+		char why[8];
+
+		attach_link_reap(why, sizeof why, gently);
+	}
 	evbuffer_free(at.out);
 	evbuffer_free(at.held);
 	backoff_free(at.backoff);

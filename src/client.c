@@ -29,6 +29,7 @@ struct client {
 	struct session *session; /* NULL unless attached */
 	struct event *hb_timer;
 	int64_t last_rx;  /* monotonic ms of the last frame received */
+	int64_t last_tx;  /* monotonic ms of our last heartbeat */
 	int64_t hb_every; /* how often we send a heartbeat */
 	TAILQ_ENTRY(client) entry;
 };
@@ -62,7 +63,7 @@ client_new(int fd, pid_t pid, uid_t uid, const char *via)
 	else
 		snprintf(c->label, sizeof c->label, "client %u (pid %d)", c->id, (int)pid);
 	c->peer = peer_new(fd, &client_cbs, c);
-	c->last_rx = now_ms();
+	c->last_rx = c->last_tx = now_ms();
 	c->hb_every = cfg->heartbeat_interval;
 	c->hb_timer = loop_timer_new(client_heartbeat, c);
 	loop_timer_set(c->hb_timer, c->hb_every);
@@ -299,9 +300,19 @@ client_frame(struct peer *p, void *arg, uint16_t type, const uint8_t *data, uint
 			client_detached(c, PROTO_R_REQUESTED);
 		}
 		break;
+	case PROTO_EXIT_SEEN:
+		if (c->session != NULL && session_exit_seen(c->session, c)) {
+			c->session = NULL;
+			stats_count(PROTO_END_DETACHED);
+			client_close(c, "session exited");
+		}
+		break;
 	case PROTO_GONE:
 		/* An endpoint child saying its transport died: lost, not detached. */
-		if (len != 2 || get16(data) == 0 || get16(data) >= PROTO_END_MAX) {
+		/* Only a transport's death: a client cannot count itself killed. */
+		if (len != 2 || (get16(data) != PROTO_END_KEEPALIVE_TIMEOUT &&
+				    get16(data) != PROTO_END_TCP_ERROR &&
+				    get16(data) != PROTO_END_HEARTBEAT_TIMEOUT)) {
 			client_fail(c, PROTO_E_MALFORMED, "malformed gone", 1);
 			break;
 		}
@@ -373,20 +384,30 @@ client_error(struct peer *p, void *arg, const char *reason)
 	}
 }
 
-/* Drop a peer silent past the timeout; otherwise say we are alive. */
+/* Drop a peer silent past the timeout; otherwise say we are alive. The
+ * timer fires at the next heartbeat or at the deadline, whichever comes
+ * first, so a dead peer is dropped within the timeout, not a tick later. */
 static void
 client_heartbeat(void *arg)
 {
 	struct client *c = arg;
 	uint8_t zero[8] = { 0 };
+	int64_t now = now_ms(), silent = now - c->last_rx, next = c->hb_every;
 
-	if (now_ms() - c->last_rx > cfg->heartbeat_timeout) {
+	if (silent >= cfg->heartbeat_timeout) {
 		log_info("%s: heartbeat_timeout", c->label);
 		client_drop(c, PROTO_END_HEARTBEAT_TIMEOUT, NULL);
 		return;
 	}
-	peer_send(c->peer, PROTO_HEARTBEAT, zero, sizeof zero, NULL, 0);
-	loop_timer_set(c->hb_timer, c->hb_every);
+	if (cfg->heartbeat_timeout - silent < next)
+		next = cfg->heartbeat_timeout - silent;
+	if (now - c->last_tx >= c->hb_every) {
+		peer_send(c->peer, PROTO_HEARTBEAT, zero, sizeof zero, NULL, 0);
+		c->last_tx = now;
+	} else if (c->hb_every - (now - c->last_tx) < next) {
+		next = c->hb_every - (now - c->last_tx);
+	}
+	loop_timer_set(c->hb_timer, next > 1 ? next : 1);
 }
 
 /* ATTACHED, before any output. */
@@ -433,16 +454,14 @@ client_detached(struct client *c, uint16_t reason)
 	client_close(c, proto_reason_text(reason));
 }
 
-/* The session ended while c was attached: send its status and close. */
+/* The session ended and c has all its output: send the status. */
 void
-client_exited(struct client *c, int status)
+client_send_exit(struct client *c, int status)
 {
 	uint8_t buf[4];
 
-	c->session = NULL;
 	put32(buf, (uint32_t)status);
 	peer_send(c->peer, PROTO_EXIT, buf, sizeof buf, NULL, 0);
-	client_close(c, "session exited");
 }
 
 /* The session's input queue drained: read c again. */

@@ -23,8 +23,9 @@ int client_send_redraw(struct client *c, const uint8_t *buf, size_t len);
 size_t client_queued(const struct client *c);
 /* The session let go of c: tell it why and close. */
 void client_detached(struct client *c, uint16_t reason);
-/* The session ended while c was attached: send its status and close. */
-void client_exited(struct client *c, int status);
+/* The session ended and c has all its output: send the status (c stays a
+ * member until it acknowledges it). */
+void client_send_exit(struct client *c, int status);
 /* The session's input queue drained: read c again. */
 void client_input_resume(struct client *c);
 const char *client_label(const struct client *c);

@@ -10,6 +10,7 @@ int cmd_kill(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_bridge(int argc, char **argv);
 int cmd_ssh_conn(int argc, char **argv); /* internal: one SSH connection (sshconn.c) */
+int cmd_proxy(int argc, char **argv);    /* a resumable stream for ssh (proxy.c) */
 
 /* Load the configuration in force into cfg: path if given (-c), else
  * $PERSH_CONFIG, else ~/.config/persh/persh.ini if it exists, else the

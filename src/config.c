@@ -749,6 +749,37 @@ config_fail(struct config_check *cc, enum config_id a, const char *what, enum co
 	return -1;
 }
 
+/* The [relay] checks. The target is fixed by the configuration (the relay
+ * is no open proxy), so a bad one is caught here rather than per stream. */
+static int
+config_check_relay(struct config_check *cc)
+{
+	const struct config *cfg = cc->cfg;
+	char host[256];
+	unsigned port;
+
+	if (strcmp(cfg->relay_target, "ssh") != 0 &&
+	    config_parse_addr(cfg->relay_target, host, sizeof host, &port) == -1)
+		return config_fail(cc, CONFIG_KEY(relay, target),
+		    "must be HOST:PORT, [IPv6]:PORT or ssh", CONFIG_NONE);
+	if (cfg->relay_listen[0] != '\0' && strcmp(cfg->relay_target, "ssh") == 0 &&
+	    cfg->ssh_listen[0] == '\0')
+		return config_fail(cc, CONFIG_KEY(relay, target), "needs an address in",
+		    CONFIG_KEY(ssh, listen));
+	/* Less than a frame or two would stall a bulk transfer on every ack. */
+	if (cfg->relay_buffer < 64 * CONFIG_K || cfg->relay_buffer > 1024 * CONFIG_M)
+		return config_fail(cc, CONFIG_KEY(relay, buffer), "must be between 64K and 1024M",
+		    CONFIG_NONE);
+	/* A stream kept forever would hold its target connection forever. */
+	if (cfg->relay_resume_window == CONFIG_NEVER || cfg->relay_resume_window <= 0)
+		return config_fail(cc, CONFIG_KEY(relay, resume_window),
+		    "must be more than 0 (it cannot be never)", CONFIG_NONE);
+	if (cfg->relay_max_streams < 1)
+		return config_fail(cc, CONFIG_KEY(relay, max_streams), "must be at least 1",
+		    CONFIG_NONE);
+	return 0;
+}
+
 /* Every check that one value or a pair of values must pass: in one place,
  * so that config_load and config_validate agree. */
 static int
@@ -815,7 +846,7 @@ config_check(struct config_check *cc)
 	if (cfg->heartbeat_timeout / 2 < cfg->heartbeat_interval)
 		return config_fail(cc, CONFIG_KEY(heartbeat, timeout), "must be at least twice",
 		    CONFIG_KEY(heartbeat, interval));
-	return 0;
+	return config_check_relay(cc);
 }
 
 /* Checks across keys (e.g. heartbeat timeout vs interval). -1 with err. */

@@ -102,7 +102,21 @@
 	    "Longest reconnect delay (--max-reconnect-delay overrides it).")              \
 	X(client, ssh_config, path, "",                                                   \
 	    "OpenSSH client configuration read by a remote attach. Empty: "               \
-	    "~/.ssh/config.")
+	    "~/.ssh/config.")                                                             \
+	X(relay, listen, addr, "",                                                        \
+	    "Address of the relay that `persh proxy` (an ssh ProxyCommand) connects "     \
+	    "to, HOST:PORT. Empty: no relay.")                                            \
+	X(relay, target, str, "127.0.0.1:22",                                             \
+	    "Where the relay connects each stream: HOST:PORT, or ssh for the "            \
+	    "embedded endpoint ([ssh] listen). Fixed here: a client cannot choose it.")   \
+	X(relay, buffer, size, "8M",                                                      \
+	    "Bytes each end of a stream keeps until the other end acknowledges them; "    \
+	    "when it is full, that end stops reading its source.")                        \
+	X(relay, resume_window, duration, "10m",                                          \
+	    "How long the relay keeps a stream whose link died (and its target "          \
+	    "connection), and how long persh proxy tries to resume it.")                  \
+	X(relay, max_streams, uint, "64",                                                 \
+	    "Most streams the relay holds at once; more are refused.")
 
 typedef char *config_type_str;
 typedef char *config_type_path;

@@ -19,6 +19,7 @@
 #include "hangup.h"
 #include "log.h"
 #include "loop.h"
+#include "relay.h"
 #include "session.h"
 #include "sshd.h"
 #include "util.h"
@@ -34,9 +35,18 @@ daemon_sigchld(void *arg)
 	pid_t pid;
 
 	(void)arg;
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!session_reaped(pid, status))
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (session_reaped(pid, status))
+			continue;
+		/* An SSH connection's child: a crash there costs one connection,
+		 * and must be visible. */
+		if (WIFSIGNALED(status))
+			log_warn("child %d killed by signal %d", (int)pid, WTERMSIG(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+			log_warn("child %d exited with status %d", (int)pid, WEXITSTATUS(status));
+		else
 			log_debug("reaped pid %d", (int)pid);
+	}
 }
 
 /* Re-read the configuration; a bad file keeps the old one. */
@@ -76,6 +86,7 @@ daemon_sigterm(void *arg)
 	(void)arg;
 	log_info("shutting down");
 	sshd_close();
+	relay_close();
 	session_shutdown();
 	hangup_shutdown();
 	client_shutdown();
@@ -234,8 +245,9 @@ cmd_serve(int argc, char **argv)
 		sigs[2] = loop_signal(SIGTERM, daemon_sigterm, NULL);
 		sigs[3] = loop_signal(SIGINT, daemon_sigterm, NULL);
 		sigs[4] = NULL;
-		if (control_open(&paths, err, sizeof err) == 0)
-			sshd_open(config_path, err, sizeof err);
+		if (control_open(&paths, err, sizeof err) == 0 &&
+		    sshd_open(config_path, err, sizeof err) == 0)
+			relay_open(err, sizeof err);
 	}
 	if (err[0] != '\0') {
 		if (report == -1)

@@ -47,26 +47,20 @@ dial_connect(const char *path)
 static int
 dial_start(const char *cfgpath, char *err, size_t errlen)
 {
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int status;
 	pid_t pid;
 
-	if (n <= 0) {
-		snprintf(err, errlen, "cannot find the persh binary: %s", strerror(errno));
-		return -1;
-	}
-	self[n] = '\0';
 	pid = fork();
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
+		/* This very binary, even if its path was replaced since. */
 		if (cfgpath != NULL)
-			execl(self, "persh", "serve", "-q", "-c", cfgpath, (char *)NULL);
+			execl("/proc/self/exe", "persh", "serve", "-q", "-c", cfgpath, (char *)NULL);
 		else
-			execl(self, "persh", "serve", "-q", (char *)NULL);
+			execl("/proc/self/exe", "persh", "serve", "-q", (char *)NULL);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) == -1)

@@ -24,6 +24,7 @@ static const struct {
 	{ "detach", cmd_detach, "detach NAME               detach every client of a session" },
 	{ "bridge", cmd_bridge, "bridge NAME               the attach protocol on stdin/stdout (for ssh)" },
 	{ "serve", cmd_serve, "serve [-f] [-T]           run the daemon (-f foreground, -T dump config)" },
+	{ "proxy", cmd_proxy, "proxy HOST PORT           a resumable stream to a relay (ssh ProxyCommand)" },
 	{ "ssh-conn", cmd_ssh_conn, NULL }, /* internal: started by the daemon */
 };
 

@@ -36,6 +36,7 @@ struct peer {
 	int above; /* output went past PEER_LOWAT; drain is owed when it falls */
 	int lingering, freed;
 	int wdead; /* a write failed: discard output, keep reading to EOF */
+	int parsing; /* inside peer_parse: a resume must not parse again */
 	struct event *linger;
 };
 
@@ -151,7 +152,10 @@ peer_parse(struct peer *p)
 {
 	size_t off = 0;
 
-	while (!p->dead && !p->paused && p->inlen - off >= PROTO_HEADER_LEN) {
+	p->parsing = 1;
+	/* cbs is NULL once the owner let go (peer_free_flush from a frame
+	 * callback, with output still queued): no more frames for it. */
+	while (!p->dead && !p->paused && p->cbs != NULL && p->inlen - off >= PROTO_HEADER_LEN) {
 		uint16_t type;
 		uint32_t len;
 
@@ -163,6 +167,7 @@ peer_parse(struct peer *p)
 				    PROTO_MAX_PAYLOAD);
 			else
 				snprintf(why, sizeof why, "malformed frame header");
+			p->parsing = 0;
 			peer_fail(p, why);
 			return;
 		}
@@ -179,6 +184,7 @@ peer_parse(struct peer *p)
 		p->cbs->frame(p, p->arg, type, p->in + off + PROTO_HEADER_LEN, len);
 		off += PROTO_HEADER_LEN + len;
 	}
+	p->parsing = 0;
 	if (p->dead)
 		return;
 	if (off > 0) {
@@ -226,7 +232,9 @@ peer_flush(struct peer *p, int in_send)
 		evbuffer_drain(p->out, evbuffer_get_length(p->out));
 		return;
 	}
-	n = evbuffer_write(p->out, p->fd);
+	/* evbuffer_write of nothing returns -1 without a syscall, leaving a
+	 * stale errno that would read as a failed write. */
+	n = evbuffer_get_length(p->out) > 0 ? evbuffer_write(p->out, p->fd) : 0;
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		p->wdead = 1;
 		evbuffer_drain(p->out, evbuffer_get_length(p->out));
@@ -324,7 +332,10 @@ peer_pause(struct peer *p, int paused)
 		event_del(p->rev);
 	} else {
 		event_add(p->rev, NULL);
-		peer_parse(p);
+		/* From a frame callback, the loop under way goes on by itself;
+		 * parsing again here would hand out the same frames twice. */
+		if (!p->parsing)
+			peer_parse(p);
 	}
 }
 

@@ -222,6 +222,139 @@ proto_name_decode(const uint8_t *p, size_t len, char *name, size_t cap)
 	return 0;
 }
 
+/* RHELLO: 12 fixed bytes, then the key (NEW) or the stream id (RESUME). */
+size_t
+proto_rhello_encode(uint8_t *buf, const struct proto_rhello *m)
+{
+	put32(buf, m->magic);
+	put16(buf + 4, m->version);
+	put16(buf + 6, m->kind);
+	put32(buf + 8, m->hb_timeout_ms);
+	if (m->kind == PROTO_RELAY_RESUME) {
+		memcpy(buf + 12, m->id, PROTO_RELAY_ID_LEN);
+		return 12 + PROTO_RELAY_ID_LEN;
+	}
+	memcpy(buf + 12, m->key, PROTO_RELAY_KEY_LEN);
+	return 12 + PROTO_RELAY_KEY_LEN;
+}
+
+/* RHELLO from a client: exact sizes for our version, anything past the
+ * version for another one (the caller refuses it by version). */
+int
+proto_rhello_decode(const uint8_t *p, size_t len, struct proto_rhello *m)
+{
+	memset(m, 0, sizeof *m);
+	if (len < 6)
+		return -1;
+	m->magic = get32(p);
+	m->version = get16(p + 4);
+	if (m->magic != PROTO_RELAY_MAGIC)
+		return -1;
+	if (m->version != PROTO_RELAY_VERSION)
+		return 0;
+	if (len < 12)
+		return -1;
+	m->kind = get16(p + 6);
+	m->hb_timeout_ms = get32(p + 8);
+	if (m->kind == PROTO_RELAY_NEW && len == 12 + PROTO_RELAY_KEY_LEN)
+		memcpy(m->key, p + 12, PROTO_RELAY_KEY_LEN);
+	else if (m->kind == PROTO_RELAY_RESUME && len == 12 + PROTO_RELAY_ID_LEN)
+		memcpy(m->id, p + 12, PROTO_RELAY_ID_LEN);
+	else
+		return -1;
+	return 0;
+}
+
+/* RWELCOME: id, key, heartbeat timeout. */
+size_t
+proto_rwelcome_encode(uint8_t *buf, const struct proto_rwelcome *m)
+{
+	memcpy(buf, m->id, PROTO_RELAY_ID_LEN);
+	memcpy(buf + PROTO_RELAY_ID_LEN, m->key, PROTO_RELAY_KEY_LEN);
+	put32(buf + PROTO_RELAY_ID_LEN + PROTO_RELAY_KEY_LEN, m->hb_timeout_ms);
+	return PROTO_RELAY_ID_LEN + PROTO_RELAY_KEY_LEN + 4;
+}
+
+/* RWELCOME from the daemon. */
+int
+proto_rwelcome_decode(const uint8_t *p, size_t len, struct proto_rwelcome *m)
+{
+	if (len != PROTO_RELAY_ID_LEN + PROTO_RELAY_KEY_LEN + 4)
+		return -1;
+	memcpy(m->id, p, PROTO_RELAY_ID_LEN);
+	memcpy(m->key, p + PROTO_RELAY_ID_LEN, PROTO_RELAY_KEY_LEN);
+	m->hb_timeout_ms = get32(p + PROTO_RELAY_ID_LEN + PROTO_RELAY_KEY_LEN);
+	return 0;
+}
+
+/* RPROOF: proof, offset. */
+size_t
+proto_rproof_encode(uint8_t *buf, const struct proto_rproof *m)
+{
+	memcpy(buf, m->proof, PROTO_RELAY_KEY_LEN);
+	put64(buf + PROTO_RELAY_KEY_LEN, m->offset);
+	return PROTO_RELAY_KEY_LEN + 8;
+}
+
+/* RPROOF from a client. */
+int
+proto_rproof_decode(const uint8_t *p, size_t len, struct proto_rproof *m)
+{
+	if (len != PROTO_RELAY_KEY_LEN + 8)
+		return -1;
+	memcpy(m->proof, p, PROTO_RELAY_KEY_LEN);
+	m->offset = get64(p + PROTO_RELAY_KEY_LEN);
+	return 0;
+}
+
+/* RRESUMED: offset, heartbeat timeout. */
+size_t
+proto_rresumed_encode(uint8_t *buf, const struct proto_rresumed *m)
+{
+	put64(buf, m->offset);
+	put32(buf + 8, m->hb_timeout_ms);
+	return 12;
+}
+
+/* RRESUMED from the daemon. */
+int
+proto_rresumed_decode(const uint8_t *p, size_t len, struct proto_rresumed *m)
+{
+	if (len != 12)
+		return -1;
+	m->offset = get64(p);
+	m->hb_timeout_ms = get32(p + 8);
+	return 0;
+}
+
+/* RCHALLENGE from the daemon. */
+int
+proto_rchallenge_decode(const uint8_t *p, size_t len, uint8_t *challenge)
+{
+	if (len != PROTO_RELAY_KEY_LEN)
+		return -1;
+	memcpy(challenge, p, PROTO_RELAY_KEY_LEN);
+	return 0;
+}
+
+/* RACK and REOF: one offset. */
+size_t
+proto_offset_encode(uint8_t *buf, uint64_t off)
+{
+	put64(buf, off);
+	return 8;
+}
+
+/* An offset-only payload. */
+int
+proto_offset_decode(const uint8_t *p, size_t len, uint64_t *off)
+{
+	if (len != 8)
+		return -1;
+	*off = get64(p);
+	return 0;
+}
+
 /* Words for an ERROR code, used when the text is empty. */
 const char *
 proto_error_text(uint16_t code)
@@ -236,6 +369,10 @@ proto_error_text(uint16_t code)
 	case PROTO_E_SPAWN: return "shell could not be started";
 	case PROTO_E_PERM: return "permission denied";
 	case PROTO_E_STATE: return "not allowed now";
+	case PROTO_E_NOSTREAM: return "no such stream";
+	case PROTO_E_AUTH: return "resume refused: wrong proof";
+	case PROTO_E_TARGET: return "the relay cannot reach its target";
+	case PROTO_E_CLOSED: return "the relay ended the stream";
 	}
 	return "unknown error";
 }
@@ -285,6 +422,10 @@ proto_end_text(uint16_t end)
 		[PROTO_END_KILLED] = "killed",
 		[PROTO_END_ORPHAN_TIMEOUT] = "orphan_timeout",
 		[PROTO_END_DETACHED_TIMEOUT] = "detached_timeout",
+		[PROTO_END_RESUME_WINDOW] = "resume_window",
+		[PROTO_END_TARGET_ERROR] = "target_error",
+		[PROTO_END_CLOSED] = "closed",
+		[PROTO_END_RESUME_REFUSED] = "resume_refused",
 	};
 
 	return end > 0 && end < PROTO_END_MAX ? names[end] : "unknown";

@@ -52,6 +52,8 @@ enum proto_type {
 	PROTO_GONE = 17,      /* reason u16 (enum proto_end): the client's own transport
 	                         died (an SSH endpoint child saw its keepalives go
 	                         unanswered); the daemon treats it as lost, not detached */
+	PROTO_EXIT_SEEN = 18, /* empty: the client has the session's EXIT status; until a
+	                         client says so, an ended session is kept with it */
 	/* daemon to client */
 	PROTO_ATTACHED = 20, /* pid u32, rows u16, cols u16, offset u64, flags u32, name str */
 	PROTO_OUTPUT = 21,   /* offset u64, bytes */
@@ -69,6 +71,8 @@ enum proto_type {
 #define PROTO_ATTACH_CREATE 0x1u   /* create the session if missing */
 #define PROTO_ATTACH_READONLY 0x2u /* input and resizes are ignored */
 #define PROTO_ATTACH_RESUME 0x4u   /* offset is the next byte wanted */
+#define PROTO_ATTACH_REPAINT 0x8u  /* after an exact resume, also send a REDRAW of the
+                                      current screen (the client drew over it) */
 
 /* ATTACHED flags: how the client is brought up to date before live output
  * (which starts at the ATTACHED offset). At most one of RESUMED, REPLAY,
@@ -89,6 +93,11 @@ enum proto_error {
 	PROTO_E_SPAWN = 7,     /* the shell could not be started */
 	PROTO_E_PERM = 8,      /* peer not allowed (uid) */
 	PROTO_E_STATE = 9,     /* request not valid in this state */
+	/* relay streams */
+	PROTO_E_NOSTREAM = 10, /* no such stream (never was, expired, or the daemon restarted) */
+	PROTO_E_AUTH = 11,     /* the resume proof is wrong */
+	PROTO_E_TARGET = 12,   /* the relay could not reach (or lost) its target */
+	PROTO_E_CLOSED = 13,   /* the stream was ended by the relay */
 };
 
 /* DETACHED reasons: why the daemon let go of an attached client. */
@@ -123,7 +132,11 @@ enum proto_end {
 	PROTO_END_KILLED = 11,           /* session: persh kill */
 	PROTO_END_ORPHAN_TIMEOUT = 12,   /* session: orphaned past orphan_timeout */
 	PROTO_END_DETACHED_TIMEOUT = 13, /* session: detached past detached_timeout */
-	PROTO_END_MAX = 14,
+	PROTO_END_RESUME_WINDOW = 14,    /* relay stream: detached past [relay] resume_window */
+	PROTO_END_TARGET_ERROR = 15,     /* relay stream: its target refused, failed or reset */
+	PROTO_END_CLOSED = 16,           /* relay stream: both ends closed it (a normal end) */
+	PROTO_END_RESUME_REFUSED = 17,   /* relay connection: unknown stream or wrong proof */
+	PROTO_END_MAX = 18,
 };
 
 struct proto_hello {
@@ -188,6 +201,108 @@ int proto_text_decode(const uint8_t *p, size_t len, struct proto_text *m);
 /* A payload that is only a string (KILL, DETACH_ALL). */
 size_t proto_name_encode(uint8_t *buf, const char *name);
 int proto_name_decode(const uint8_t *p, size_t len, char *name, size_t cap);
+
+/*
+ * The relay stream protocol, version 1: `persh proxy` (the client) and the
+ * daemon's [relay] listener. Same 8-byte frame header, limits and ERROR
+ * frame as above; its own types from 40, and its own version in RHELLO.
+ *
+ * New stream:
+ *   C: RHELLO  magic "PRLY" u32, version u16, kind u16 = NEW, hb_timeout_ms u32,
+ *              client X25519 public key (32)
+ *   D: (makes an ephemeral X25519 key and a random 16-byte stream id,
+ *      connects to its configured target -- the client cannot name one)
+ *   D: RWELCOME stream id (16), server X25519 public key (32), hb_timeout_ms u32
+ *   Both: secret = HMAC-SHA256(key = X25519 shared value,
+ *                              "persh relay v1" || client_pub || server_pub || id)
+ *   The secret never crosses the wire (see streamkey.h).
+ *
+ * Resume (a new connection for a stream whose link died):
+ *   C: RHELLO  magic, version, kind = RESUME, hb_timeout_ms, stream id (16)
+ *   D: RCHALLENGE 32 fresh random bytes
+ *   C: RPROOF  HMAC-SHA256(secret, "persh resume" || id || challenge || offset) (32),
+ *              offset u64 = bytes the client has received
+ *   D: RRESUMED offset u64 = bytes the daemon has received, hb_timeout_ms u32
+ *   An unknown id or a wrong proof is answered with ERROR (NOSTREAM, AUTH)
+ *   and the connection is closed; the stream, if any, is not touched. A
+ *   right proof takes the stream over from any link it still has.
+ *
+ * Then both ways, each side numbering the bytes it sends from 0 (offsets
+ * follow from the order of RDATA, nothing carries them):
+ *   RDATA      bytes (1 to PROTO_MAX_DATA)
+ *   RACK       offset u64: every byte before it arrived (at least every
+ *              64 KiB received, and with heartbeats); the sender frees them
+ *   REOF       offset u64 = total bytes sent: the sender's source ended
+ *              (a half-close); repeated after a resume
+ *   RHEARTBEAT empty; a link silent past the receiver's [heartbeat] timeout
+ *              is dead. Each side sends at least three per timeout the
+ *              other announced.
+ * After a resume, each side sends again every byte from the offset the
+ * other reported. Unacknowledged bytes are held in a bounded buffer; when
+ * it is full, the sender stops reading its source.
+ */
+#define PROTO_RELAY_MAGIC 0x50524c59u /* "PRLY" */
+#define PROTO_RELAY_VERSION 1
+#define PROTO_RELAY_KEY_LEN 32
+#define PROTO_RELAY_ID_LEN 16
+
+enum proto_relay_type {
+	PROTO_RHELLO = 40,     /* client: see above */
+	PROTO_RWELCOME = 41,   /* daemon: a new stream is ready */
+	PROTO_RCHALLENGE = 42, /* daemon: challenge (32) */
+	PROTO_RPROOF = 43,     /* client: proof (32), offset u64 */
+	PROTO_RRESUMED = 44,   /* daemon: offset u64, hb_timeout_ms u32 */
+	PROTO_RDATA = 45,      /* both: bytes */
+	PROTO_RACK = 46,       /* both: offset u64 */
+	PROTO_REOF = 47,       /* both: offset u64 */
+	PROTO_RHEARTBEAT = 48, /* both: empty */
+};
+
+enum proto_relay_kind {
+	PROTO_RELAY_NEW = 1,
+	PROTO_RELAY_RESUME = 2,
+};
+
+struct proto_rhello {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t kind;
+	uint32_t hb_timeout_ms;
+	uint8_t key[PROTO_RELAY_KEY_LEN]; /* NEW: the client's public key */
+	uint8_t id[PROTO_RELAY_ID_LEN];   /* RESUME: the stream */
+};
+
+struct proto_rwelcome {
+	uint8_t id[PROTO_RELAY_ID_LEN];
+	uint8_t key[PROTO_RELAY_KEY_LEN]; /* the daemon's public key */
+	uint32_t hb_timeout_ms;
+};
+
+struct proto_rproof {
+	uint8_t proof[PROTO_RELAY_KEY_LEN];
+	uint64_t offset;
+};
+
+struct proto_rresumed {
+	uint64_t offset;
+	uint32_t hb_timeout_ms;
+};
+
+/* RHELLO. Decoding stops after the version when it is not ours, so that a
+ * later version is told so whatever its shape: check version first. */
+size_t proto_rhello_encode(uint8_t *buf, const struct proto_rhello *m);
+int proto_rhello_decode(const uint8_t *p, size_t len, struct proto_rhello *m);
+size_t proto_rwelcome_encode(uint8_t *buf, const struct proto_rwelcome *m);
+int proto_rwelcome_decode(const uint8_t *p, size_t len, struct proto_rwelcome *m);
+size_t proto_rproof_encode(uint8_t *buf, const struct proto_rproof *m);
+int proto_rproof_decode(const uint8_t *p, size_t len, struct proto_rproof *m);
+size_t proto_rresumed_encode(uint8_t *buf, const struct proto_rresumed *m);
+int proto_rresumed_decode(const uint8_t *p, size_t len, struct proto_rresumed *m);
+/* RCHALLENGE: exactly PROTO_RELAY_KEY_LEN bytes. */
+int proto_rchallenge_decode(const uint8_t *p, size_t len, uint8_t *challenge);
+/* RACK and REOF: one offset. */
+size_t proto_offset_encode(uint8_t *buf, uint64_t off);
+int proto_offset_decode(const uint8_t *p, size_t len, uint64_t *off);
 
 const char *proto_error_text(uint16_t code);
 const char *proto_reason_text(uint16_t reason);

@@ -312,12 +312,19 @@ grid_scroll(struct screen *s, struct grid *g, VTermRect rc, int down, int right)
 			grid_erase(s, g, ex, 0);
 		}
 		if (right != 0) {
-			ex = rc;
-			if (right > 0)
-				ex.start_col = rc.end_col - right;
-			else
-				ex.end_col = rc.start_col - right;
-			grid_erase(s, g, ex, 0);
+			/* Next to cells just moved, whose old halves are stale:
+			 * erase plainly, row_fix below mends wide characters. */
+			int c0 = right > 0 ? rc.end_col - right : rc.start_col;
+			int c1 = right > 0 ? rc.end_col : rc.start_col - right;
+
+			for (r = rc.start_row; r < rc.end_row; r++) {
+				struct row *rw = g->rows[r];
+
+				if (rw->ncomb)
+					comb_del(rw, c0, c1);
+				for (int c = c0; c < c1; c++)
+					rw->cells[c] = s->pen;
+			}
 		}
 		for (r = rc.start_row; r < rc.end_row; r++)
 			row_fix(g->rows[r], s->cols, rc.start_col - 1, rc.end_col);
@@ -442,6 +449,8 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 		c->ch |= CELL_COMB;
 	}
 
+	s->cwidth = info->width;
+
 	/* libvterm leaves the cursor on a glyph that reached the right edge
 	 * and wraps before the next one: the dump must reproduce that. */
 	width = info->dwl ? s->cols / 2 : s->cols;
@@ -561,25 +570,29 @@ cb_settermprop(VTermProp prop, VTermValue *val, void *arg)
 
 /* New size, before libvterm moves the cursor by delta. Like VTermScreen,
  * a primary screen losing rows pushes lines off the top rather than lose
- * the cursor's line. */
+ * the lines written down to the cursor's. */
 static int
 cb_resize(int rows, int cols, VTermPos *delta, void *arg)
 {
 	struct screen *s = arg;
 	struct grid *g = &s->grid[0];
 	uint8_t *tabs;
-	int row, col, r;
+	int row, col, r, up;
 
 	screen_cursor(s, &row, &col);
 	if (!s->alt && rows < s->rows) {
 		for (r = s->rows - 1; r >= rows; r--)
 			if (r == row || !row_blank(s, g->rows[r]))
 				break;
-		if (r + 1 > rows) {
+		/* VTermScreen goes on pushing to the last line written even
+		 * past the cursor's line, leaving libvterm a cursor above the
+		 * screen: we stop at the cursor's line. */
+		up = r + 1 - rows < row ? r + 1 - rows : row;
+		if (up > 0) {
 			VTermRect all = { 0, s->rows, 0, s->cols };
 
-			grid_scroll(s, g, all, r + 1 - rows, 0);
-			delta->row -= r + 1 - rows;
+			grid_scroll(s, g, all, up, 0);
+			delta->row -= up;
 		}
 	}
 	grid_resize(s, &s->grid[0], rows, cols);
@@ -603,6 +616,20 @@ cb_resize(int rows, int cols, VTermPos *delta, void *arg)
 	return 1;
 }
 
+/* DECDWL, DECDHL: libvterm keeps a line's new kind only if we say yes.
+ * A double-width line shows half its columns: as VTermScreen does, each
+ * change to a double kind erases the other half. */
+static int
+cb_setlineinfo(int row, const VTermLineInfo *info, const VTermLineInfo *old, void *arg)
+{
+	struct screen *s = arg;
+
+	if (info->doublewidth && (info->doublewidth != old->doublewidth ||
+	    info->doubleheight != old->doubleheight) && row >= 0 && row < s->rows)
+		row_erase(s, s->grid[s->alt].rows[row], s->cols / 2, s->cols, 0);
+	return 1;
+}
+
 static const VTermStateCallbacks callbacks = {
 	.putglyph = cb_putglyph,
 	.movecursor = cb_movecursor,
@@ -612,6 +639,7 @@ static const VTermStateCallbacks callbacks = {
 	.setpenattr = cb_setpenattr,
 	.settermprop = cb_settermprop,
 	.resize = cb_resize,
+	.setlineinfo = cb_setlineinfo,
 };
 
 /* libvterm's answers to the application's queries. */
@@ -694,6 +722,29 @@ screen_cursor(const struct screen *s, int *row, int *col)
 	vterm_state_get_cursorpos(s->vts, &pos);
 	*row = pos.row;
 	*col = pos.col;
+}
+
+/* 1 if libvterm's pending wrap is one a redraw can make: the cursor on a
+ * glyph reaching the right edge (of a line that did not change width
+ * since), autowrap on. */
+int
+screen_phantom(const struct screen *s)
+{
+	const struct cell *c;
+	int row, col, w;
+
+	screen_cursor(s, &row, &col);
+	if (!s->phantom || !s->m.decawm || row != s->prow || col != s->pcol ||
+	    row < 0 || row >= s->rows || col < 0 || col >= s->cols)
+		return 0;
+	c = &s->grid[s->alt].rows[row]->cells[col];
+	if ((c->ch & CELL_CP) == 0 || (c->ch & CELL_KIND) == CELL_CONT ||
+	    (c->ch & CELL_KIND) == CELL_ZERO)
+		return 0;
+	w = (c->ch & CELL_KIND) == CELL_WIDE ? 2 : 1;
+	if (vterm_state_get_lineinfo(s->vts, row)->doublewidth)
+		return col + w >= s->cols / 2;
+	return col + w >= s->cols;
 }
 
 /* The terminal changed size. */

@@ -354,6 +354,25 @@ d_osc(struct dump *d, int which, const char *text)
 	d_str(d, "\a");
 }
 
+/* DECSLRM (CSI s is a margin only under DECLRMM in xterm); it homes the
+ * cursor. */
+static void
+d_lrm(struct dump *d)
+{
+	const struct modes *m = &d->s->m;
+
+	if (m->left == 0 && m->right == -1)
+		return;
+	/* libvterm keeps a margin at the edge when asked for one past it:
+	 * so do we. */
+	if (m->right == -1)
+		d_fmt(d, "\033[%ds", m->left + 1);
+	else
+		d_fmt(d, "\033[%d;%ds", m->left + 1,
+		    m->left == 0 && m->right == d->s->cols ? m->right + 1 : m->right);
+	d->row = d->col = 0;
+}
+
 /* 1 if the tab stops are libvterm's defaults, every 8 columns. */
 static int
 tabs_default(const struct screen *s)
@@ -370,26 +389,14 @@ screen_dump(const struct screen *s, struct evbuffer *out)
 {
 	struct dump d = { .s = s };
 	const struct modes *m = &s->m;
-	const struct row *pr;
 	struct cell pen;
 	int row, col, rc;
 
 	d_str(&d, "\033[!p\033[?25l\033[?1047l\033[?69l\033[r\033[?6l\033[4l\033[?7l"
-	    "\033(B\017\033[m\033[H\033[2J");
-	if (s->alt) {
-		d_grid(&d, &s->grid[0], 0);
-		if (m->altmode == 1049 && s->saved.valid) {
-			d_goto(&d, s->saved.row, s->saved.col);
-			d_pen(&d, s->saved.pen);
-		}
-		d_mode(&d, m->altmode, 1);
-		d_str(&d, "\033[m\033[H\033[2J");
-		memset(&d.pen, 0, sizeof d.pen);
-		d.row = d.col = 0;
-		d_grid(&d, &s->grid[1], 1);
-	} else
-		d_grid(&d, &s->grid[0], 1);
-
+	    "\017\033[m\033[H\033[2J");
+	/* DECSC's slot and tab stops need the cursor anywhere: before any
+	 * line is double-width, where columns halve. Entering the alternate
+	 * screen by 1049 saves the slot itself. */
 	if (s->saved.valid && !(s->alt && m->altmode == 1049)) {
 		d_goto(&d, s->saved.row, s->saved.col);
 		d_pen(&d, s->saved.pen);
@@ -404,21 +411,37 @@ screen_dump(const struct screen *s, struct evbuffer *out)
 			}
 		}
 	}
+	if (!m->declrmm && (m->left != 0 || m->right != -1)) {
+		/* Margins set with DECLRMM off wait for it. Setting them takes
+		 * DECLRMM, which clears double-width lines: do it before. */
+		d_mode(&d, 69, 1);
+		d_lrm(&d);
+		d_mode(&d, 69, 0);
+	}
+	if (s->alt) {
+		d_grid(&d, &s->grid[0], 0);
+		if (m->altmode == 1049 && s->saved.valid) {
+			d_goto(&d, s->saved.row, s->saved.col);
+			d_pen(&d, s->saved.pen);
+		}
+		d_mode(&d, m->altmode, 1);
+		d_str(&d, "\033[m\033[H\033[2J");
+		memset(&d.pen, 0, sizeof d.pen);
+		d.row = d.col = 0;
+		d_grid(&d, &s->grid[1], 1);
+	} else
+		d_grid(&d, &s->grid[0], 1);
+
 	if (m->top != 0 || m->bottom != -1) {
 		if (m->bottom == -1)
 			d_fmt(&d, "\033[%dr", m->top + 1);
 		else
-			d_fmt(&d, "\033[%d;%dr", m->top + 1, m->bottom);
+			d_fmt(&d, "\033[%d;%dr", m->top + 1,
+			    m->top == 0 && m->bottom == s->rows ? m->bottom + 1 : m->bottom);
 	}
-	if (m->declrmm || m->left != 0 || m->right != -1) {
-		/* CSI s sets margins only under DECLRMM in xterm. */
+	if (m->declrmm) {
 		d_mode(&d, 69, 1);
-		if (m->right == -1)
-			d_fmt(&d, "\033[%ds", m->left + 1);
-		else
-			d_fmt(&d, "\033[%d;%ds", m->left + 1, m->right);
-		if (!m->declrmm)
-			d_mode(&d, 69, 0);
+		d_lrm(&d);
 	}
 	d_mode(&d, 1, m->decckm);
 	d_mode(&d, 5, m->decscnm);
@@ -455,17 +478,14 @@ screen_dump(const struct screen *s, struct evbuffer *out)
 			rc = 0;
 	}
 	d_fmt(&d, "\033[%d;%dH", d.row + 1, rc + 1);
-	pr = s->grid[s->alt].rows[row];
-	if (s->phantom && m->decawm && row == s->prow && col == s->pcol &&
-	    (pr->cells[col].ch & CELL_CP) != 0 &&
-	    (pr->cells[col].ch & CELL_KIND) != CELL_CONT) {
+	if (screen_phantom(s)) {
 		d.col = rc;
-		d_glyph(&d, pr, col, d.row, s->cols);
+		d_glyph(&d, s->grid[s->alt].rows[row], col, d.row, s->cols);
 	}
 	if (m->irm)
 		d_str(&d, "\033[4h");
 	for (int i = 0; i < 4; i++)
-		if (m->g[i] != 'B')
+		if (m->g[i] != 0)
 			d_fmt(&d, "\033%c%c", "()*+"[i], m->g[i]);
 	if (m->gl == 1)
 		d_str(&d, "\016");

@@ -77,7 +77,7 @@ struct modes {
 	uint8_t cursor_style;		/* DECSCUSR parameter, 0 = default */
 	int8_t cursor_blink;		/* ?12 after the last DECSCUSR, -1 if none */
 	uint8_t gl;			/* invoked into GL: G0-G3 */
-	char g[4];			/* designated: 'B' ASCII, '0' DEC, 'A' UK */
+	char g[4];			/* designated: 'B' ASCII, '0' DEC, 'A' UK; 0 none */
 	uint16_t mouse;			/* 0, or the mode that is on: 9, 1000, 1002, 1003 */
 	uint16_t altmode;		/* how the alternate screen was entered: 1047 or 1049 */
 	int32_t top, bottom;		/* as libvterm keeps them: bottom -1 for none */
@@ -97,7 +97,6 @@ struct saved {
 /* The scanner's copy of libvterm's parser state. */
 struct scan {
 	uint8_t state;
-	uint8_t nohoist;	/* an ESC that ended a string: no C1 for the next byte */
 	uint8_t str;		/* the string is an OSC, not a DCS */
 	uint8_t skip;		/* keeping excess CSI arguments from libvterm */
 	uint8_t oscover;	/* the OSC string was longer than osc[] */
@@ -119,6 +118,7 @@ struct screen {
 	/* libvterm's pending wrap after a glyph reached the right edge */
 	uint8_t phantom;
 	int prow, pcol;
+	int cwidth;		/* libvterm's combine_width: REP repeats it */
 	struct modes m;
 	struct saved saved;
 	uint8_t *tabs;
@@ -134,6 +134,7 @@ struct screen {
 void screen_flush(struct screen *s, const uint8_t *upto);
 const struct comb *screen_comb(const struct row *r, int col);
 void screen_cursor(const struct screen *s, int *row, int *col);
+int screen_phantom(const struct screen *s);
 
 /* screen_scan.c */
 void scan_init(struct screen *s);

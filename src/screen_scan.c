@@ -62,7 +62,6 @@ scan_reset_modes(struct screen *s)
 	m->cursor_blink = -1;
 	m->bottom = -1;
 	m->right = -1;
-	memcpy(m->g, "BBBB", 4);
 	m->altmode = altmode;
 	for (int c = 0; c < s->cols; c++)
 		s->tabs[c] = c % 8 == 0;
@@ -326,6 +325,16 @@ csi_end(struct screen *s, uint8_t c, const uint8_t *p)
 		screen_flush(s, p + 1);
 		s->phantom = 0;
 		break;
+	case 'b':
+		/* REP loops forever in libvterm 0.1.4 when the glyph to repeat
+		 * is zero columns wide (none yet, or a lone combining mark):
+		 * cancel it with CAN instead of letting it end. */
+		screen_flush(s, p);
+		if (s->cwidth <= 0) {
+			vterm_input_write(s->vt, "\030", 1);
+			s->fed = p + 1;
+		}
+		break;
 	case 'm':
 		sgr(s, p);
 		break;
@@ -367,6 +376,16 @@ esc_end(struct screen *s, uint8_t c, const uint8_t *p)
 	if (sc->ninter == 1 && sc->inter >= '(' && sc->inter <= '+') {
 		if (c == '0' || c == 'A' || c == 'B')
 			s->m.g[sc->inter - '('] = (char)c;
+		return;
+	}
+	if (sc->ninter == 1 && sc->inter == '#' && c == '8') {
+		/* DECALN fills the screen with E, but leaves what REP repeats. */
+		int cwidth;
+
+		screen_flush(s, p);
+		cwidth = s->cwidth;
+		screen_flush(s, p + 1);
+		s->cwidth = cwidth;
 		return;
 	}
 	if (sc->ninter != 0)
@@ -463,7 +482,6 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			else {
 				sc->state = S_ESC;
 				sc->ninter = 0;
-				sc->nohoist = 0;
 				sc->skip = 0;
 			}
 			continue;
@@ -498,17 +516,15 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 					osc_end(s);
 				break;
 			}
-			/* The string is dropped; the byte ends a plain escape. */
+			/* The string is dropped; the ESC starts a sequence. */
 			sc->state = S_ESC;
 			sc->ninter = 0;
-			sc->nohoist = 1;
 			/* FALLTHROUGH */
 		case S_ESC:
-			if (sc->ninter == 0 && c >= 0x40 && c < 0x60 && !sc->nohoist) {
+			if (sc->ninter == 0 && c >= 0x40 && c < 0x60) {
 				c1(s, c, p);
 				break;
 			}
-			sc->nohoist = 0;
 			if (c >= 0x20 && c < 0x30) {
 				if (sc->ninter < UINT8_MAX && sc->ninter++ == 0)
 					sc->inter = (char)c;

@@ -54,6 +54,8 @@ struct member {
 	uint16_t rows, cols;
 	int readonly;
 	int input_paused;
+	int exit_sent; /* it has the exit status; it stays until it says so */
+	int repaint;   /* send a REDRAW once it has caught up (it drew over its screen) */
 	TAILQ_ENTRY(member) entry;
 };
 
@@ -88,6 +90,7 @@ struct session {
 	int exited;    /* the shell was reaped */
 	int status;    /* its status, as a shell reports it */
 	int pty_done;  /* no more output will come */
+	int seen;      /* a client acknowledged the exit status */
 	int removed;
 
 	TAILQ_ENTRY(session) entry;
@@ -357,30 +360,41 @@ session_follow(struct session *s, struct member *m)
 	}
 }
 
-/* Alone now: start the orphan or detached clock, whichever applies. */
+/* Alone now: start the orphan or detached clock, whichever applies. An
+ * ended session whose client was lost keeps its status for orphan_timeout
+ * (the client may come back for it); one left on purpose keeps it until
+ * someone attaches. */
 static void
 session_alone(struct session *s, int lost)
 {
 	int64_t after = lost ? cfg->session_orphan_timeout : cfg->session_detached_timeout;
 
 	s->orphaned = lost;
-	if (s->pty_done || s->cause != 0 || after == CONFIG_NEVER) {
-		s->alone_deadline = -1;
+	s->alone_deadline = -1;
+	if (after == CONFIG_NEVER || (s->cause != 0 && !s->exited) || (s->pty_done && !lost))
 		return;
-	}
+	if (s->pty_done && !s->exited)
+		return; /* the shell is still being reaped; session_finish decides */
 	s->alone_deadline = now_ms() + after;
 	loop_timer_set(s->alone_timer, after);
-	log_info("session %s: %s; hang-up in %lld ms unless a client attaches", s->name,
-	    lost ? "orphaned" : "detached", (long long)after);
+	log_info("session %s: %s; %s in %lld ms unless a client attaches", s->name,
+	    lost ? "orphaned" : "detached", s->exited ? "forgotten" : "hang-up",
+	    (long long)after);
 }
 
-/* Nobody came back in time: hang the session up like a terminal would. */
+/* Nobody came back in time: hang the session up like a terminal would (or,
+ * if it already ended, stop keeping its status). */
 static void
 session_alone_expired(void *arg)
 {
 	struct session *s = arg;
 
 	s->alone_deadline = -1;
+	if (s->exited) {
+		log_info("session %s: exit status not collected within orphan_timeout", s->name);
+		session_remove(s);
+		return;
+	}
 	s->cause = s->orphaned ? PROTO_END_ORPHAN_TIMEOUT : PROTO_END_DETACHED_TIMEOUT;
 	log_info("session %s: %s, hanging up", s->name, proto_end_text(s->cause));
 	session_hangup(s);
@@ -416,8 +430,22 @@ session_drop(struct session *s, struct member *m, uint16_t reason)
 	client_detached(c, reason);
 }
 
-/* Send a repaint of the session's screen to c in REDRAW frames; returns
- * the ring offset it stands for. */
+/* Send a repaint in REDRAW frames of at most PROTO_MAX_DATA bytes. */
+static void
+session_send_redraw(struct client *c, struct evbuffer *out)
+{
+	while (evbuffer_get_length(out) > 0) {
+		size_t n = evbuffer_get_length(out);
+
+		if (n > PROTO_MAX_DATA)
+			n = PROTO_MAX_DATA;
+		client_send_redraw(c, evbuffer_pullup(out, (ssize_t)n), n);
+		evbuffer_drain(out, n);
+	}
+}
+
+/* Send ATTACHED and a repaint of the session's screen to c; returns the
+ * ring offset the repaint stands for. */
 static uint64_t
 session_redraw(struct session *s, struct client *c, struct proto_attached *a)
 {
@@ -430,16 +458,7 @@ session_redraw(struct session *s, struct client *c, struct proto_attached *a)
 	a->offset = off;
 	a->flags |= PROTO_ATTACHED_REDRAW;
 	client_send_attached(c, a);
-	while (evbuffer_get_length(out) > 0) {
-		size_t n = evbuffer_get_length(out);
-		uint8_t *p;
-
-		if (n > PROTO_MAX_DATA)
-			n = PROTO_MAX_DATA;
-		p = evbuffer_pullup(out, (ssize_t)n);
-		client_send_redraw(c, p, n);
-		evbuffer_drain(out, n);
-	}
+	session_send_redraw(c, out);
 	evbuffer_free(out);
 	return off;
 }
@@ -482,6 +501,8 @@ session_attach(struct session *s, struct client *c, const struct proto_attach *r
 	    req->offset <= head && (same_size || cfg->session_restore != CONFIG_RESTORE_SCREEN)) {
 		m->off = a.offset = req->offset;
 		a.flags |= PROTO_ATTACHED_RESUMED;
+		m->repaint = (req->flags & PROTO_ATTACH_REPAINT) &&
+		    cfg->session_restore == CONFIG_RESTORE_SCREEN && !s->pty_done;
 		how = "resumed";
 	} else if (head == 0) {
 		m->off = a.offset = 0; /* nothing to restore yet */
@@ -518,7 +539,10 @@ session_leave(struct session *s, struct client *c, int lost)
 		return;
 	session_unlink(s, m, lost);
 	log_info("session %s: %s left (%u clients)", s->name, client_label(c), s->nmembers);
-	session_update_reading(s);
+	if (s->pty_done && s->nmembers == 0 && s->seen)
+		session_remove(s);
+	else
+		session_update_reading(s);
 }
 
 /* Send m everything it lacks while its socket queue has room; once the
@@ -540,14 +564,41 @@ session_pump(struct session *s, struct member *m)
 			return;
 		m->off += run;
 	}
-	if (s->pty_done && m->off == head) {
-		struct client *c = m->c;
+	/* Caught up after an exact resume: repaint what the client drew over.
+	 * The redraw stands for the same offset, so live output follows on. */
+	if (m->repaint && m->off == head && client_queued(m->c) < SESSION_PUMP_HIWAT) {
+		struct evbuffer *out = evbuffer_new();
 
-		session_unlink(s, m, 0);
-		client_exited(c, s->status);
-		if (s->nmembers == 0)
-			session_remove(s);
+		m->repaint = 0;
+		if (s->restore == NULL)
+			s->restore = restore_new(s->name, s->ring, s->rows, s->cols);
+		restore_dump(s->restore, out);
+		session_send_redraw(m->c, out);
+		evbuffer_free(out);
 	}
+	/* Everything out: the status follows. The member stays until it says it
+	 * has it (EXIT_SEEN): a client whose link dies with the status still
+	 * queued must find it again when it comes back. */
+	if (s->pty_done && m->off == head && !m->exit_sent) {
+		m->exit_sent = 1;
+		client_send_exit(m->c, s->status);
+	}
+}
+
+/* c has the exit status: the session has been seen to end and may go.
+ * 0 if c had not been sent it (then nothing changes). */
+int
+session_exit_seen(struct session *s, struct client *c)
+{
+	struct member *m = session_member(s, c);
+
+	if (m == NULL || !m->exit_sent)
+		return 0;
+	s->seen = 1;
+	session_unlink(s, m, 0);
+	if (s->nmembers == 0)
+		session_remove(s);
+	return 1;
 }
 
 /* Bytes the PTY may be read now: unbounded with no members, else what
@@ -819,11 +870,18 @@ session_finish(struct session *s)
 	    proto_end_text(s->cause ? s->cause : PROTO_END_EXITED), s->status);
 	stats_count(s->cause ? s->cause : PROTO_END_EXITED);
 	if (s->nmembers == 0) {
-		/* A shell that ended by itself is kept, with its status, until a
-		 * client has seen it; one we hung up (kill, timeouts) is not
-		 * waited for by anyone. */
-		if (s->cause != 0)
-			session_remove(s);
+		/* Kept, with its status, until a client has seen it: a shell that
+		 * ended by itself, or one killed while its client was lost (that
+		 * client may come back for the status). One hung up by a timeout,
+		 * or killed while nobody was lost, is waited for by no one. */
+		if (s->cause == 0 || (s->orphaned && s->cause == PROTO_END_KILLED)) {
+			if (s->orphaned && cfg->session_orphan_timeout != CONFIG_NEVER) {
+				s->alone_deadline = now_ms() + cfg->session_orphan_timeout;
+				loop_timer_set(s->alone_timer, cfg->session_orphan_timeout);
+			}
+			return;
+		}
+		session_remove(s);
 		return;
 	}
 	for (m = TAILQ_FIRST(&s->members); m != NULL && !s->removed; m = next) {

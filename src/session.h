@@ -39,6 +39,8 @@ void session_leave(struct session *s, struct client *c, int lost);
  * stops reading c until session calls client_input_resume. */
 int session_input(struct session *s, struct client *c, const uint8_t *buf, size_t len);
 void session_resize(struct session *s, struct client *c, uint16_t rows, uint16_t cols);
+/* c acknowledged the exit status (EXIT_SEEN). */
+int session_exit_seen(struct session *s, struct client *c);
 /* c's output queue has room again. */
 void session_drained(struct session *s, struct client *c);
 /* Detach every member with a reason; returns how many. */

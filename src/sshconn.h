@@ -4,8 +4,10 @@
  *
  * sshconn.c owns the process and the transport (libssh session, key
  * exchange, authentication, keepalives, login grace, the end);
- * sshconn_chan.c owns the one session channel and what it runs (attach, ls,
- * kill, detach, bridge), relaying between the channel and the supervisor. */
+ * sshconn_chan.c owns the one session channel (its requests, buffers both
+ * ways, backpressure, the exit status); sshconn_cmd.c what runs in it
+ * (attach, ls, kill, detach, bridge) and the conversation with the
+ * supervisor on fd 4. */
 #ifndef PERSH_SSHCONN_H
 #define PERSH_SSHCONN_H
 
@@ -90,6 +92,7 @@ struct sshconn {
 	int readonly;
 	struct peer *sup; /* fd 4: the supervisor */
 	int spoke;         /* we wrote to fd 4: the supervisor counts us as a client */
+	int half_closed;   /* bridge: the client sent EOF, so did we on fd 4 */
 	int attached, detaching;
 	uint16_t att_rows, att_cols; /* size sent with ATTACH */
 	int64_t hb_every;
@@ -101,7 +104,9 @@ struct sshconn {
 	/* the end */
 	int finishing; /* exit status decided: drain, then exit-status, EOF, close */
 	int exit_status;
-	int closed;    /* exit-status, EOF and close sent */
+	int exit_ack;  /* the session's EXIT: say EXIT_SEEN once the client has it */
+	int status_sent; /* exit-status went out on the channel */
+	int closed;    /* exit-status, EOF and close sent (or the channel is gone) */
 	int quit;      /* leave at the next step */
 	int done;
 };
@@ -114,13 +119,26 @@ void sc_exit(int disconnect);
 void sc_peer_gone(uint16_t end);
 void sc_spoke(void);
 
-/* sshconn_chan.c */
-void sc_chan_setup(void);   /* fd 4 and the buffers, at start */
+/* sshconn_chan.c: the channel */
+void sc_chan_setup(void);   /* buffers and fd 4, at start */
 ssh_channel sc_chan_open(ssh_session s, void *ud); /* server callback */
 void sc_chan_step(void);    /* after anything happened */
 void sc_chan_close(void);   /* leaving: let go of fd 4 */
 void sc_chan_cleanup(void); /* after the loop: free the rest */
+/* The exit status is decided; a last message (fmt may be NULL) on the
+ * channel's stdout or stderr, then exit-status, EOF, close. */
 void sc_finish(int status, int to_stderr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void sc_out(const uint8_t *data, size_t len); /* to the client's stdout */
+void sc_text(struct evbuffer *b, const char *s); /* text, \r\n with a pty */
+void sc_hold(int may_resume); /* backpressure on fd 4 */
+
+/* sshconn_cmd.c: what runs in it, and fd 4 */
+void sc_cmd_setup(void);
+void sc_cmd_cleanup(void);
+void sc_start(void);        /* the shell or exec request was accepted */
+int sc_deliver(int all);    /* pass client input on; 1 if some was used */
+void sc_resized(void);      /* the client's terminal changed size */
+void sc_peer_close(void);   /* done with the supervisor */
 
 #endif

@@ -215,17 +215,14 @@ static void
 sshd_spawn(int fd, const char *peer)
 {
 	struct sshd_child *ch;
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int sp[2];
 	pid_t pid;
 
-	if (n <= 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_error("ssh %s: cannot start a child: %s", peer, strerror(errno));
 		close(fd);
 		return;
 	}
-	self[n] = '\0';
 	pid = fork();
 	if (pid == -1) {
 		log_error("ssh %s: fork: %s", peer, strerror(errno));
@@ -245,10 +242,16 @@ sshd_spawn(int fd, const char *peer)
 			signal(sig, SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Out of the daemon's process group: a Ctrl-C meant for `serve -f`
+		 * is not for the connections. */
+		setsid();
+		/* /proc/self/exe, not its path: the binary may have been replaced
+		 * on disk since the daemon started, and the child must speak this
+		 * daemon's protocol anyway. */
 		if (conf_path != NULL)
-			execl(self, "persh", "ssh-conn", "-c", conf_path, peer, (char *)NULL);
+			execl("/proc/self/exe", "persh", "ssh-conn", "-c", conf_path, peer, (char *)NULL);
 		else
-			execl(self, "persh", "ssh-conn", peer, (char *)NULL);
+			execl("/proc/self/exe", "persh", "ssh-conn", peer, (char *)NULL);
 		_exit(127);
 	}
 	close(fd);
@@ -283,6 +286,25 @@ sshd_peer_name(const struct sockaddr_storage *ss, socklen_t len, char *buf, size
 		snprintf(buf, buflen, "%.46s:%.6s", host, serv);
 }
 
+/* Log connections refused for max_unauth, at most once a second with a
+ * count, so that a flood cannot flood the log too. */
+static void
+sshd_refused(const char *peer)
+{
+	static int64_t last;
+	static unsigned quiet;
+	int64_t now = now_ms();
+
+	if (last != 0 && now - last < 1000) {
+		quiet++;
+		return;
+	}
+	log_warn("ssh %s: refused: %u connections not yet authenticated (max_unauth); "
+	    "%u others refused since the last such line", peer, npending, quiet);
+	quiet = 0;
+	last = now;
+}
+
 /* Accept every pending connection. */
 static void
 sshd_accept(evutil_socket_t lfd, short what, void *arg)
@@ -302,8 +324,7 @@ sshd_accept(evutil_socket_t lfd, short what, void *arg)
 		}
 		sshd_peer_name(&ss, len, peer, sizeof peer);
 		if (npending >= cfg->ssh_max_unauth) {
-			log_warn("ssh %s: refused: %u connections not yet authenticated (max_unauth)",
-			    peer, npending);
+			sshd_refused(peer);
 			close(fd);
 			continue;
 		}

@@ -114,6 +114,26 @@ sshlink_known_host(ssh_session s, const struct sshlink_target *t)
 	ssh_key_free(key);
 }
 
+/* The client let go of us: deliver what it sent last (its EXIT_SEEN, a
+ * DETACH), close the channel cleanly, and leave. */
+static void __attribute__((noreturn))
+sshlink_close(ssh_session s, ssh_channel ch, const uint8_t *up, size_t uplen)
+{
+	ssh_set_blocking(s, 1);
+	while (uplen > 0) {
+		int n = ssh_channel_write(ch, up, (uint32_t)uplen);
+
+		if (n <= 0)
+			break;
+		up += n;
+		uplen -= (size_t)n;
+	}
+	ssh_channel_send_eof(ch);
+	ssh_channel_close(ch);
+	ssh_disconnect(s);
+	_exit(SSHLINK_CLOSED);
+}
+
 /* Relay channel <-> fd until either side ends; keepalives while quiet. */
 static void __attribute__((noreturn))
 sshlink_relay(ssh_session s, ssh_channel ch, int fd)
@@ -144,7 +164,7 @@ sshlink_relay(ssh_session s, ssh_channel ch, int fd)
 			n = ssh_channel_read_nonblocking(ch, down + downlen,
 			    (uint32_t)(sizeof down - downlen), 0);
 			if (n == SSH_ERROR)
-				sshlink_die(SSHLINK_LOST, "link lost: %s", ssh_get_error(s));
+				sshlink_die(SSHLINK_LOST, "%s", ssh_get_error(s));
 			if (n <= 0)
 				break;
 			downlen += (size_t)n;
@@ -171,14 +191,14 @@ sshlink_relay(ssh_session s, ssh_channel ch, int fd)
 			ssize_t r = read(fd, up + uplen, sizeof up - uplen);
 
 			if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
-				_exit(SSHLINK_CLOSED);
+				sshlink_close(s, ch, up, uplen);
 			if (r > 0)
 				uplen += (size_t)r;
 		}
 		if (uplen > 0) {
 			n = ssh_channel_write(ch, up, (uint32_t)uplen);
 			if (n == SSH_ERROR)
-				sshlink_die(SSHLINK_LOST, "link lost: %s", ssh_get_error(s));
+				sshlink_die(SSHLINK_LOST, "%s", ssh_get_error(s));
 			if (n > 0) {
 				memmove(up, up + n, uplen - (size_t)n);
 				uplen -= (size_t)n;
@@ -189,7 +209,7 @@ sshlink_relay(ssh_session s, ssh_channel ch, int fd)
 		if (now_ms() >= next_ka) {
 			if (raw.in_packets == last_in) {
 				if (++misses >= cfg->ssh_keepalive_count)
-					sshlink_die(SSHLINK_LOST, "link lost: no answer to %u keepalives",
+					sshlink_die(SSHLINK_LOST, "no answer to %u SSH keepalives",
 					    misses);
 			} else {
 				misses = 0;
@@ -230,7 +250,7 @@ sshlink_child(const struct sshlink_target *t, int fd)
 	sshlink_known_host(s, t);
 	rc = ssh_userauth_publickey_auto(s, NULL, NULL);
 	if (rc == SSH_AUTH_ERROR)
-		sshlink_die(SSHLINK_LOST, "link lost during authentication: %s", ssh_get_error(s));
+		sshlink_die(SSHLINK_LOST, "connection lost during authentication: %s", ssh_get_error(s));
 	if (rc != SSH_AUTH_SUCCESS)
 		sshlink_die(SSHLINK_AUTH, "authentication to %s refused (public key)", t->host);
 	ch = ssh_channel_new(s);

@@ -220,7 +220,13 @@ static const char every_key[] = "[daemon]\n"
 				"reconnect = no\n"
 				"reconnect_base = 1s\n"
 				"reconnect_max = 1m\n"
-				"ssh_config = /etc/persh/ssh_config\n";
+				"ssh_config = /etc/persh/ssh_config\n"
+				"[relay]\n"
+				"listen = 127.0.0.1:2223\n"
+				"target = ssh\n"
+				"buffer = 64K\n"
+				"resume_window = 30s\n"
+				"max_streams = 3\n";
 
 /*
  * Defaults.
@@ -245,6 +251,11 @@ Test(config, defaults)
 	cr_assert_eq(cfg->heartbeat_interval, 3000);
 	cr_assert_eq(cfg->heartbeat_timeout, 12000);
 	cr_assert_eq(cfg->client_detach_key, 0x1c);
+	cr_assert_str_eq(cfg->relay_listen, "");
+	cr_assert_str_eq(cfg->relay_target, "127.0.0.1:22");
+	cr_assert_eq(cfg->relay_buffer, 8 * 1024 * 1024);
+	cr_assert_eq(cfg->relay_resume_window, 10 * 60 * 1000);
+	cr_assert_eq(cfg->relay_max_streams, 64);
 	cr_assert_eq(config_validate(cfg, err, sizeof err), 0, "%s", err);
 	config_free(cfg);
 }
@@ -1103,7 +1114,14 @@ Test(config, dump_defaults)
 			       "reconnect = yes\n"
 			       "reconnect_base = 250ms\n"
 			       "reconnect_max = 15s\n"
-			       "ssh_config =\n");
+			       "ssh_config =\n"
+			       "\n"
+			       "[relay]\n"
+			       "listen =\n"
+			       "target = 127.0.0.1:22\n"
+			       "buffer = 8M\n"
+			       "resume_window = 10m\n"
+			       "max_streams = 64\n");
 	free(text);
 	config_free(cfg);
 }
@@ -1113,13 +1131,18 @@ Test(config, dump_has_every_key)
 	struct config *cfg = config_new();
 	char *text = dump_string(cfg);
 	char want[128];
+	const char *start, *next, *at;
 
+	/* Each key inside its own section: between its header and the next
+	 * one (two sections may have a key of the same name). */
 #define HAS(sec, key, type, def, doc)                                                 \
 	snprintf(want, sizeof want, "\n" #key " =");                                  \
-	cr_assert_not_null(strstr(text, want), "dump lacks " #key);                   \
-	cr_assert_not_null(strstr(text, "\n[" #sec "]\n"), "dump lacks [" #sec "]"); \
-	cr_assert_lt(strstr(text, "\n[" #sec "]\n"), strstr(text, want),             \
-	    #key " before [" #sec "]");
+	start = strstr(text, "\n[" #sec "]\n");                                       \
+	cr_assert_not_null(start, "dump lacks [" #sec "]");                           \
+	next = strstr(start + 1, "\n[");                                              \
+	at = strstr(start, want);                                                     \
+	cr_assert_not_null(at, "dump lacks " #key);                                   \
+	cr_assert(next == NULL || at < next, "[" #sec "] " #key " not in its section");
 	CONFIG_TABLE(HAS)
 #undef HAS
 	free(text);
@@ -1313,4 +1336,60 @@ Test(config, sample_documents_every_default)
 	}
 	free(plain);
 	free(text);
+}
+
+/*
+ * [relay]
+ */
+
+Test(config, relay_keys_load)
+{
+	struct config *cfg = expect_ok("[relay]\n"
+				       "listen = [::1]:2223\n"
+				       "target = host.example:2022\n"
+				       "buffer = 1024M\n"
+				       "resume_window = 2s\n");
+
+	cr_assert_str_eq(cfg->relay_listen, "[::1]:2223");
+	cr_assert_str_eq(cfg->relay_target, "host.example:2022");
+	cr_assert_eq(cfg->relay_buffer, 1024ULL * 1024 * 1024);
+	cr_assert_eq(cfg->relay_resume_window, 2000);
+	config_free(cfg);
+	cfg = expect_ok("[relay]\ntarget = [::1]:22\nbuffer = 64K\n");
+	cr_assert_eq(cfg->relay_buffer, 64 * 1024);
+	config_free(cfg);
+}
+
+Test(config, relay_checks)
+{
+	expect_error("[relay]\ntarget = nowhere\n",
+	    ":2: [relay] target (nowhere) must be HOST:PORT, [IPv6]:PORT or ssh");
+	expect_error("[relay]\ntarget =\n", ":2: [relay] target () must be HOST:PORT, [IPv6]:PORT or ssh");
+	expect_error("[relay]\ntarget = host:0\n",
+	    ":2: [relay] target (host:0) must be HOST:PORT, [IPv6]:PORT or ssh");
+	expect_error("[relay]\nlisten = 127.0.0.1:2223\ntarget = ssh\n",
+	    ":3: [relay] target (ssh) needs an address in [ssh] listen ()");
+	expect_error("[relay]\nbuffer = 63K\n",
+	    ":2: [relay] buffer (63K) must be between 64K and 1024M");
+	expect_error("[relay]\nbuffer = 1025M\n",
+	    ":2: [relay] buffer (1025M) must be between 64K and 1024M");
+	expect_error("[relay]\nresume_window = never\n",
+	    ":2: [relay] resume_window (never) must be more than 0 (it cannot be never)");
+	expect_error("[relay]\nresume_window = 0s\n",
+	    ":2: [relay] resume_window (0s) must be more than 0 (it cannot be never)");
+	expect_error("[relay]\nmax_streams = 0\n", ":2: [relay] max_streams (0) must be at least 1");
+	expect_error("[relay]\nlisten = 2223\n",
+	    ":2: [relay] listen: bad address '2223' (use HOST:PORT, [IPv6]:PORT, or nothing)");
+}
+
+Test(config, relay_target_ssh_with_endpoint)
+{
+	struct config *cfg = expect_ok("[ssh]\nlisten = 127.0.0.1:2222\n"
+				       "[relay]\nlisten = 127.0.0.1:2223\ntarget = ssh\n");
+
+	cr_assert_str_eq(cfg->relay_target, "ssh");
+	config_free(cfg);
+	/* With the relay off, "ssh" alone is fine: nothing connects to it. */
+	cfg = expect_ok("[relay]\ntarget = ssh\n");
+	config_free(cfg);
 }

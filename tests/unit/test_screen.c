@@ -97,7 +97,20 @@ struct ref {
 	VTerm *vt;
 	VTermScreen *scr;
 	VTermState *st;
+	int reverse;		/* DECSCNM as libvterm took it */
 };
+
+static int
+ref_prop(VTermProp prop, VTermValue *val, void *arg)
+{
+	struct ref *r = arg;
+
+	if (prop == VTERM_PROP_REVERSE)
+		r->reverse = val->boolean;
+	return 1;
+}
+
+static const VTermScreenCallbacks ref_callbacks = { .settermprop = ref_prop };
 
 static void
 ref_discard(const char *s, size_t len, void *arg)
@@ -115,6 +128,8 @@ ref_init(struct ref *r, int rows, int cols)
 	vterm_set_utf8(r->vt, 1);
 	vterm_output_set_callback(r->vt, ref_discard, NULL);
 	r->scr = vterm_obtain_screen(r->vt);
+	r->reverse = 0;
+	vterm_screen_set_callbacks(r->scr, &ref_callbacks, r);
 	vterm_screen_enable_altscreen(r->scr, 1);
 	vterm_screen_reset(r->scr, 1);
 	r->st = vterm_obtain_state(r->vt);
@@ -217,7 +232,7 @@ cmp_ref(const struct screen *a, struct ref *r)
 			if (w != rc.width)
 				return differ("(%d,%d) U+%04X: width %d, libvterm %d", row, col, cp, w, rc.width);
 			/* VTermScreen shows DECSCNM in every cell. */
-			rc.attrs.reverse ^= a->m.decscnm;
+			rc.attrs.reverse ^= r->reverse;
 			ul = (c->ch & ATTR_UL) >> ATTR_UL_SHIFT;
 			if (!(c->ch & ATTR_BOLD) != !rc.attrs.bold || ul != (int)rc.attrs.underline ||
 			    !(c->ch & ATTR_ITALIC) != !rc.attrs.italic ||
@@ -248,8 +263,12 @@ cmp_grid(const struct screen *a, const struct screen *b, int which)
 {
 	for (int r = 0; r < a->rows; r++) {
 		const struct row *ra = a->grid[which].rows[r], *rb = b->grid[which].rows[r];
+		int width = a->cols;
 
-		for (int c = 0; c < a->cols; c++) {
+		/* A double-width line shows half its cells. */
+		if (which == a->alt && vterm_state_get_lineinfo(a->vts, r)->doublewidth)
+			width = a->cols / 2;
+		for (int c = 0; c < width; c++) {
 			const struct cell *ca = &ra->cells[c], *cb = &rb->cells[c];
 			uint32_t xa[SCREEN_MAX_COMB + 2], xb[SCREEN_MAX_COMB + 2];
 
@@ -267,18 +286,21 @@ cmp_grid(const struct screen *a, const struct screen *b, int which)
 	return 0;
 }
 
-/* 1 if a's pending wrap is one a redraw can make. */
+/* 0 if no cursor movement reaches a's cursor: libvterm lets a line feed
+ * take it past the half of a double-width line, or out of the margins
+ * under DECOM, where CUP cannot go. */
 static int
-phantom_drawable(const struct screen *a)
+cursor_reachable(const struct screen *a)
 {
+	const struct modes *m = &a->m;
 	int row, col;
-	const struct cell *c;
 
 	screen_cursor(a, &row, &col);
-	if (!a->phantom || !a->m.decawm || row != a->prow || col != a->pcol)
+	if (!m->decom)
+		return col < a->cols / 2 || !vterm_state_get_lineinfo(a->vts, row)->doublewidth;
+	if (row < m->top || row >= (m->bottom == -1 ? a->rows : m->bottom))
 		return 0;
-	c = &a->grid[a->alt].rows[row]->cells[col];
-	return (c->ch & CELL_CP) != 0 && (c->ch & CELL_KIND) != CELL_CONT;
+	return !m->declrmm || (col >= m->left && col < (m->right == -1 ? a->cols : m->right));
 }
 
 /* B, fed A's redraw, is A: cells, cursor, pen, every mode, title. */
@@ -296,7 +318,7 @@ cmp_state(const struct screen *a, const struct screen *b)
 		return 1;
 	screen_cursor(a, &ra, &ca);
 	screen_cursor(b, &rb, &cb);
-	if (ra != rb || ca != cb)
+	if ((ra != rb || ca != cb) && cursor_reachable(a))
 		return differ("cursor (%d,%d), redrawn (%d,%d)", ra, ca, rb, cb);
 	if (a->pen.ch != b->pen.ch || a->pen.fg != b->pen.fg || a->pen.bg != b->pen.bg)
 		return differ("pen %08x/%08x/%08x, redrawn %08x/%08x/%08x", a->pen.ch, a->pen.fg,
@@ -325,7 +347,7 @@ cmp_state(const struct screen *a, const struct screen *b)
 		    b->icon ? b->icon : "(none)");
 	if (memcmp(a->tabs, b->tabs, a->cols) != 0)
 		return differ("tab stops differ");
-	if (phantom_drawable(a) != b->phantom ||
+	if (screen_phantom(a) != b->phantom ||
 	    (b->phantom && (a->prow != b->prow || a->pcol != b->pcol)))
 		return differ("pending wrap %d at (%d,%d), redrawn %d at (%d,%d)", a->phantom,
 		    a->prow, a->pcol, b->phantom, b->prow, b->pcol);
@@ -365,8 +387,9 @@ check(struct screen *a, struct ref *r, const char *what, size_t off, int keep)
 		vterm_free(r2.vt);
 	}
 	d2 = dump_bytes(b, &dl2);
-	cr_assert(dl == dl2 && memcmp(d, d2, dl) == 0, "%s, byte %zu: a redraw's redraw differs",
-	    what, off);
+	if (cursor_reachable(a))
+		cr_assert(dl == dl2 && memcmp(d, d2, dl) == 0,
+		    "%s, byte %zu: a redraw's redraw differs", what, off);
 	free(d);
 	free(d2);
 	if (keep)
@@ -421,6 +444,8 @@ run_recording(const char *name, int rows, int cols, int whole)
 
 	/* The comparisons can fail: one wrong cell is caught by each. */
 	c = &a->grid[a->alt].rows[rows / 2]->cells[cols / 2];
+	while ((c->ch & CELL_KIND) == CELL_CONT)
+		c++;
 	saved = c->fg;
 	c->fg ^= COL_INDEXED | 3;
 	cr_assert(cmp_ref(a, &r), "%s: a corrupted cell went unnoticed", name);
@@ -787,13 +812,13 @@ Test(synthetic, resize)
 	struct screen *a = screen_new(10, 40), *b;
 	struct ref r;
 	char in[4096];
-	int n = 0;
+	int n = 0, row, col;
 
 	ref_init(&r, 10, 40);
 	for (int i = 0; i < 9; i++)
 		n += snprintf(in + n, sizeof in - n, "\033[3%dmline %d \xe6\x97\xa5 e\xcc\x81\033[m\r\n",
 		    i % 8, i);
-	n += snprintf(in + n, sizeof in - n, "\033[3;7r\033[45mbg");
+	n += snprintf(in + n, sizeof in - n, "\033[3;7r\033[45mbg\033[10;1H");
 	screen_feed(a, (const uint8_t *)in, (size_t)n);
 	ref_feed(&r, (const uint8_t *)in, (size_t)n);
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -812,6 +837,16 @@ Test(synthetic, resize)
 	b = check(a, &r, "resize on the alternate screen", 0, 1);
 	screen_free(b);
 	vterm_free(r.vt);
+	screen_free(a);
+
+	/* Lines below the cursor do not push the cursor's off the top. */
+	a = screen_new(10, 20);
+	feed_str(a, "top\r\ncursor here\033[10;1Hbottom\033[2;7H");
+	screen_resize(a, 4, 20);
+	cr_assert_str_eq(row_text(a, 0, 0), "cursor here");
+	screen_cursor(a, &row, &col);
+	cr_assert(row == 0 && col == 6, "cursor (%d,%d)", row, col);
+	check(a, NULL, "cursor kept", 0, 0);
 	screen_free(a);
 }
 
@@ -835,7 +870,8 @@ fuzz_input(char *o, size_t cap)
 		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 20, 25, 28, 38, 48, 69, 1000, 1002, 1003, 1004,
 		1005, 1006, 1015, 1047, 1048, 1049, 2004,
 	};
-	static const char finals[] = "@ABCDEFGHIJKLMPSTXZ`abdefghlmnqrsu";
+	/* No REP (b): it hangs the reference (see robustness::rep). */
+	static const char finals[] = "@ABCDEFGHIJKLMPSTXZ`adefghlmnqrsu";
 	size_t n = 0;
 
 	while (n + 64 < cap) {
@@ -906,8 +942,9 @@ agree_with_libvterm(struct screen *a)
 	cr_assert_eq(b, a->m.bottom == -1 ? a->rows : a->m.bottom, "bottom margin");
 	p = strstr(p + 1, "\033P1$r");
 	cr_assert(p && sscanf(p, "\033P1$r%d;%ds", &l, &r) == 2, "replies: %s", replies);
-	cr_assert_eq(l, a->m.left + 1, "left margin");
-	cr_assert_eq(r, a->m.right == -1 ? a->cols : a->m.right, "right margin");
+	/* libvterm answers with the margins in force: none without DECLRMM. */
+	cr_assert_eq(l, a->m.declrmm ? a->m.left + 1 : 1, "left margin");
+	cr_assert_eq(r, a->m.declrmm && a->m.right != -1 ? a->m.right : a->cols, "right margin");
 }
 
 Test(fuzz, random_sequences, .timeout = 300)
@@ -915,7 +952,7 @@ Test(fuzz, random_sequences, .timeout = 300)
 	static char in[8192];
 	int rounds = getenv("PERSH_SCREEN_FUZZ") ? atoi(getenv("PERSH_SCREEN_FUZZ")) : 150;
 
-	rng_state = 42;
+	rng_state = getenv("PERSH_SCREEN_FUZZ_SEED") ? strtoull(getenv("PERSH_SCREEN_FUZZ_SEED"), NULL, 0) : 42;
 	for (int i = 0; i < rounds; i++) {
 		size_t len = fuzz_input(in, 256 + rng() % (sizeof in - 256)), off = 0;
 		int rows = 3 + (int)(rng() % 20), cols = 5 + (int)(rng() % 60);
@@ -923,16 +960,33 @@ Test(fuzz, random_sequences, .timeout = 300)
 		struct ref r;
 		char what[64];
 
-		snprintf(what, sizeof what, "fuzz round %d", i);
-		ref_init(&r, rows, cols);
+		static size_t cuts[8192];
+		size_t ncuts = 0;
+
+		snprintf(what, sizeof what, "fuzz round %d (%dx%d)", i, rows, cols);
 		while (off < len) {
 			size_t n = 1 + rng() % 300;
 
-			if (n > len - off)
-				n = len - off;
-			screen_feed(a, (const uint8_t *)in + off, n);
-			ref_feed(&r, (const uint8_t *)in + off, n);
-			off += n;
+			cuts[ncuts++] = n < len - off ? n : len - off;
+			off += cuts[ncuts - 1];
+		}
+		if (getenv("PERSH_SCREEN_FUZZ_SAVE") != NULL) {
+			/* To replay a failing round outside the test: size,
+			 * chunk lengths, input. */
+			FILE *f = fopen(getenv("PERSH_SCREEN_FUZZ_SAVE"), "wb");
+
+			fprintf(f, "%d %d %zu\n", rows, cols, ncuts);
+			for (size_t k = 0; k < ncuts; k++)
+				fprintf(f, "%zu\n", cuts[k]);
+			fwrite(in, 1, len, f);
+			fclose(f);
+		}
+		ref_init(&r, rows, cols);
+		off = 0;
+		for (size_t k = 0; k < ncuts; k++) {
+			screen_feed(a, (const uint8_t *)in + off, cuts[k]);
+			ref_feed(&r, (const uint8_t *)in + off, cuts[k]);
+			off += cuts[k];
 		}
 		check(a, &r, what, off, 0);
 		agree_with_libvterm(a);
@@ -959,6 +1013,24 @@ Test(robustness, many_csi_parameters)
 		screen_feed(a, (const uint8_t *)in + i, 1);
 	cr_assert(a->grid[0].rows[0]->cells[0].ch & ATTR_BOLD, "the first 16 still count");
 	check(a, NULL, "many parameters", (size_t)n, 0);
+	screen_free(a);
+}
+
+Test(robustness, rep_of_nothing, .timeout = 30)
+{
+	struct screen *a = screen_new(5, 20);
+
+	/* libvterm 0.1.4 loops forever on each of these unless kept from it. */
+	feed_str(a, "\033[b\033[5b");
+	feed_str(a, "x\033[2;1H\xcc\x82\033[3b");
+	feed_str(a, "\033#8\033[b");
+	feed_str(a, "\033c\033[b");
+	/* REP of a real glyph still works, after DECALN too. */
+	feed_str(a, "\033[4;1Hq\033[3b");
+	cr_assert_str_eq(row_text(a, 0, 3), "qqqq");
+	feed_str(a, "\033[5;1Hw\033#8\033[5;1H\033[2b");
+	cr_assert_str_eq(row_text(a, 0, 4), "wwEEEEEEEEEEEEEEEEEE");
+	check(a, NULL, "rep", 0, 0);
 	screen_free(a);
 }
 
