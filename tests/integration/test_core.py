@@ -862,11 +862,23 @@ def test_idle_daemon_makes_no_wakeups(env, daemon):
     t.send(DETACH_KEY)
     assert t.wait_exit(5) == 0
     env.wait_log(r"closed: detached")
+    # The detach itself causes a few one-shot wake-ups (the screen emulator
+    # catching up and folding into a snapshot): wait until the daemon has
+    # been still for 300 ms, then watch it.
+    last = [_ctx_switches(daemon.pid), time.monotonic()]
+
+    def still():
+        now = _ctx_switches(daemon.pid)
+        if now != last[0]:
+            last[:] = [now, time.monotonic()]
+        return time.monotonic() - last[1] >= 0.3
+
+    wait_for(still, 5, "the daemon to settle after the detach", interval=0.05)
     before = _ctx_switches(daemon.pid)
     h.select.select([], [], [], 1.5)  # an observation window, not a synchronisation
     woke = _ctx_switches(daemon.pid) - before
     # a heartbeat timer left running would wake it every 200 ms (7+ times)
-    assert woke <= 2, f"idle daemon with a detached session woke {woke} times in 1.5 s"
+    assert woke <= 1, f"idle daemon with a detached session woke {woke} times in 1.5 s"
 
 
 def test_sighup_reloads_config(env, daemon):
