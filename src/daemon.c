@@ -225,6 +225,8 @@ cmd_serve(int argc, char **argv)
 	unsetenv("PERSH_SESSION");
 	signal(SIGPIPE, SIG_IGN);
 	daemon_rlimit();
+	/* Our path, now: SSH children exec it, even after an upgrade. */
+	(void)self_exe();
 
 	if (!foreground)
 		report = daemon_detach(quiet);

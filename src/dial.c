@@ -56,11 +56,11 @@ dial_start(const char *cfgpath, char *err, size_t errlen)
 		return -1;
 	}
 	if (pid == 0) {
-		/* This very binary, even if its path was replaced since. */
-		if (cfgpath != NULL)
-			execl("/proc/self/exe", "persh", "serve", "-q", "-c", cfgpath, (char *)NULL);
-		else
-			execl("/proc/self/exe", "persh", "serve", "-q", (char *)NULL);
+		char *argv[] = { "persh", "serve", "-q", "-c", (char *)cfgpath, NULL };
+
+		if (cfgpath == NULL)
+			argv[3] = NULL;
+		self_exec(argv);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) == -1)

@@ -233,6 +233,8 @@ sshd_spawn(int fd, const char *peer)
 	}
 	if (pid == 0) {
 		sigset_t none;
+		char *argv[6];
+		int i = 0;
 
 		/* fd 3: the client's TCP socket; fd 4: the supervisor. */
 		if (dup2(fd, 3) == -1 || dup2(sp[1], 4) == -1)
@@ -245,13 +247,17 @@ sshd_spawn(int fd, const char *peer)
 		/* Out of the daemon's process group: a Ctrl-C meant for `serve -f`
 		 * is not for the connections. */
 		setsid();
-		/* /proc/self/exe, not its path: the binary may have been replaced
-		 * on disk since the daemon started, and the child must speak this
-		 * daemon's protocol anyway. */
-		if (conf_path != NULL)
-			execl("/proc/self/exe", "persh", "ssh-conn", "-c", conf_path, peer, (char *)NULL);
-		else
-			execl("/proc/self/exe", "persh", "ssh-conn", peer, (char *)NULL);
+		/* The daemon's binary by the path it started from (an upgraded
+		 * binary there is fine: HELLO checks the protocol version). */
+		argv[i++] = "persh";
+		argv[i++] = "ssh-conn";
+		if (conf_path != NULL) {
+			argv[i++] = "-c";
+			argv[i++] = (char *)conf_path;
+		}
+		argv[i++] = (char *)peer;
+		argv[i] = NULL;
+		self_exec(argv);
 		_exit(127);
 	}
 	close(fd);

@@ -2,6 +2,8 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,31 @@ int
 fd_set_cloexec(int fd)
 {
 	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* This program's path, resolved once. */
+const char *
+self_exe(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n;
+
+	if (path[0] != '\0')
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof path - 1);
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	return path;
+}
+
+/* Exec this program with argv; returns only on failure. */
+void
+self_exec(char *const argv[])
+{
+	const char *p = self_exe();
+
+	execv(p != NULL ? p : "/proc/self/exe", argv);
 }
 
 /* Allocation failure is not recoverable in a daemon this small. */

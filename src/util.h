@@ -28,6 +28,13 @@ int64_t now_wall(void);
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd);
 
+/* This program's path, resolved once (call it at start-up): after an
+ * upgrade replaced the file, /proc/self/exe reads "... (deleted)", while
+ * the path still names the (new) binary. NULL if it cannot be found. */
+const char *self_exe(void);
+/* Exec this program (self_exe) with argv; returns only on failure. */
+void self_exec(char *const argv[]);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
