@@ -98,7 +98,8 @@ attach_finish(int status, const char *fmt, ...)
 static void
 attach_flush(void)
 {
-	int n = evbuffer_write(at.out, STDOUT_FILENO);
+	/* evbuffer_write on an empty buffer returns -1 with a stale errno. */
+	int n = evbuffer_get_length(at.out) > 0 ? evbuffer_write(at.out, STDOUT_FILENO) : 0;
 
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		attach_finish(EXIT_ERROR, "persh: cannot write to the terminal: %s", strerror(errno));

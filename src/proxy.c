@@ -234,6 +234,30 @@ proxy_flush(void)
 	}
 }
 
+/* Bytes for ssh: written at once when nothing is queued before them (no
+ * copy), the rest queued. */
+static void
+proxy_write(const uint8_t *p, size_t len)
+{
+	ssize_t n = 0;
+
+	if (evbuffer_get_length(px.out) == 0) {
+		n = write(STDOUT_FILENO, p, len);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			/* ssh closed its end: nobody reads the stream any more. */
+			proxy_close_stdout();
+			proxy_leave(EXIT_OK, NULL);
+			return;
+		}
+		if (n < 0)
+			n = 0;
+	}
+	if ((size_t)n < len)
+		evbuffer_add(px.out, p + n, len - (size_t)n);
+	if (!px.writing)
+		proxy_flush();
+}
+
 /* stdout can take more. */
 static void
 proxy_out_cb(evutil_socket_t fd, short what, void *arg)
@@ -473,9 +497,7 @@ proxy_stream_frame(uint16_t type, const uint8_t *p, uint32_t len)
 			proxy_ack();
 		if (px.out_closed)
 			return; /* ssh is gone: nobody to give it to */
-		evbuffer_add(px.out, p, len);
-		if (!px.writing)
-			proxy_flush();
+		proxy_write(p, len);
 		if (px.peer != NULL && !px.paused && evbuffer_get_length(px.out) >= PROXY_OUT_MAX) {
 			px.paused = 1;
 			peer_pause(px.peer, 1);
@@ -744,9 +766,12 @@ proxy_heartbeat(void *arg)
 		proxy_lost("no heartbeat from the relay");
 		return;
 	}
-	if (stream_ack_new(px.st))
-		proxy_ack();
-	peer_send(px.peer, PROTO_RHEARTBEAT, NULL, 0, NULL, 0);
+	/* Behind a queue that long, a heartbeat says nothing sooner. */
+	if (peer_queued(px.peer) < PROXY_QUEUE_MAX) {
+		if (stream_ack_new(px.st))
+			proxy_ack();
+		peer_send(px.peer, PROTO_RHEARTBEAT, NULL, 0, NULL, 0);
+	}
 	stream_trim(px.st);
 	loop_timer_set(px.hb_timer, px.hb_every);
 }

@@ -294,6 +294,29 @@ relay_target_flush(struct relay_stream *rs)
 	}
 }
 
+/* Bytes from the client for the target: written at once when nothing is
+ * queued before them (no copy), the rest queued. */
+static void
+relay_target_write(struct relay_stream *rs, const uint8_t *p, size_t len)
+{
+	ssize_t n = 0;
+
+	if (!rs->connecting && evbuffer_get_length(rs->out) == 0) {
+		n = write(rs->fd, p, len);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			char why[256];
+
+			snprintf(why, sizeof why, "writing to the target: %s", strerror(errno));
+			relay_stream_end(rs, PROTO_END_TARGET_ERROR, why);
+			return;
+		}
+		if (n < 0)
+			n = 0;
+	}
+	if ((size_t)n < len)
+		evbuffer_add(rs->out, p + n, len - (size_t)n);
+}
+
 /* Bytes (or the end) from the target. */
 static void
 relay_target_read_cb(evutil_socket_t fd, short what, void *arg)
@@ -711,8 +734,10 @@ relay_live(struct relay_conn *c, uint16_t type, const uint8_t *p, uint32_t len)
 			relay_protocol_error(c, len == 0 ? "empty data" : "data after the end");
 			return;
 		}
-		evbuffer_add(rs->out, p, len);
 		stream_receive(rs->st, len);
+		relay_target_write(rs, p, len);
+		if (rs->ended)
+			return;
 		if (stream_ack_due(rs->st))
 			peer_send(c->peer, PROTO_RACK, buf,
 			    proto_offset_encode(buf, stream_ack_take(rs->st)), NULL, 0);
@@ -836,10 +861,14 @@ relay_conn_tick(void *arg)
 		relay_conn_lost(c, "heartbeat_timeout", 0);
 		return;
 	}
-	if (stream_ack_new(rs->st))
-		peer_send(c->peer, PROTO_RACK, buf, proto_offset_encode(buf, stream_ack_take(rs->st)),
-		    NULL, 0);
-	peer_send(c->peer, PROTO_RHEARTBEAT, NULL, 0, NULL, 0);
+	/* A queue that long is not draining: more heartbeats behind it would
+	 * only grow it (a client that never reads), and say nothing sooner. */
+	if (peer_queued(c->peer) < RELAY_QUEUE_MAX) {
+		if (stream_ack_new(rs->st))
+			peer_send(c->peer, PROTO_RACK, buf,
+			    proto_offset_encode(buf, stream_ack_take(rs->st)), NULL, 0);
+		peer_send(c->peer, PROTO_RHEARTBEAT, NULL, 0, NULL, 0);
+	}
 	stream_trim(rs->st);
 	loop_timer_set(c->timer, c->hb_every);
 }

@@ -2,23 +2,35 @@
  * of the same size show a screen and behave like it.
  *
  * The stream, in order:
- *  1. reset what could be left from before: DECSTR (a soft reset; libvterm
- *     0.1.4 ignores it), cursor hidden, primary screen, no margins, origin
- *     and insert modes off, autowrap off (so writing the last column never
- *     wraps or scrolls), ASCII in GL, default pen, home, clear;
- *  2. the primary screen; if the alternate one is shown, the cursor and pen
- *     it saved (1049 restores them on leaving), the switch, a clear, and
- *     the alternate screen. Erased cells with a non-default pen are erased
- *     with that pen (ECH), so they stay erased; others are written with
- *     the SGR changes they need, wide and combining characters whole;
- *  3. DECSC's slot, tab stops, margins, every tracked mode (one sequence
- *     each: libvterm 0.1.4 applies only the first of a list), keypad,
- *     cursor style, title and icon name;
- *  4. the cursor, origin-relative under DECOM; if the application's last
+ *  1. reset what could be left from before: DECSTR (a soft reset for the
+ *     terminal; libvterm 0.1.4 ignores it), cursor hidden, primary screen,
+ *     no margins, origin and insert modes off, autowrap off (so writing
+ *     the last column never wraps or scrolls), G0 in GL, default pen,
+ *     home, clear;
+ *  2. what needs the cursor anywhere on a screen without double-width
+ *     lines: DECSC's slot, tab stops, left/right margins set while DECLRMM
+ *     is off (setting them takes DECLRMM, which clears double-width lines);
+ *  3. the primary screen; if the alternate one is shown, the cursor and
+ *     pen it saved (1049 restores them on leaving), the switch, a clear,
+ *     and the alternate screen. Erased cells with a non-default pen are
+ *     erased with that pen (ECH), so that they stay erased cells; others
+ *     are written with the SGR changes they need, wide and combining
+ *     characters whole, double-width lines marked first;
+ *  4. margins, every tracked mode (one sequence each: libvterm 0.1.4
+ *     applies only the first of a list), keypad, cursor style, title and
+ *     icon name;
+ *  5. the cursor, origin-relative under DECOM; if the application's last
  *     glyph left a pending wrap at the right edge, that glyph is written
- *     again with autowrap on so the next character wraps as it would have;
- *  5. insert mode, charsets (after all text, which needs ASCII), the pen
- *     and DECSCA the application set, and the cursor's visibility. */
+ *     again with autowrap on, so that the next character wraps as it
+ *     would have;
+ *  6. insert mode, charsets (after all text, which needs G0 as it was),
+ *     the pen and DECSCA the application set, and the cursor's visibility.
+ *
+ * What cannot be reproduced: a cursor that libvterm let a line feed take
+ * where no cursor movement reaches (out of the margins under DECOM, past
+ * the half of a double-width line), a wide character cut by the end of a
+ * double-width line, and a pending wrap on a glyph no longer at the edge.
+ */
 #include "screen_int.h"
 
 #include <event2/buffer.h>
@@ -298,7 +310,7 @@ d_grid(struct dump *d, const struct grid *g, int shown)
 
 	for (int r = 0; r < s->rows; r++) {
 		const struct row *row = g->rows[r];
-		int width = s->cols, c = 0, e;
+		int width = s->cols, c = 0, e, w;
 
 		if (shown) {
 			const VTermLineInfo *li = vterm_state_get_lineinfo(s->vts, r);
@@ -331,9 +343,16 @@ d_grid(struct dump *d, const struct grid *g, int shown)
 				c = e;
 				continue;
 			}
+			w = (cl->ch & CELL_KIND) == CELL_WIDE ? 2 : 1;
+			if (c + w > width) {
+				/* Half of it past a double-width line's end, where
+				 * libvterm would not put it back. */
+				c++;
+				continue;
+			}
 			d_goto(d, r, c);
 			d_glyph(d, row, c, r, width);
-			c += (cl->ch & CELL_KIND) == CELL_WIDE ? 2 : 1;
+			c += w;
 		}
 	}
 }
