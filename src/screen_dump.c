@@ -445,7 +445,8 @@ screen_dump(const struct screen *s, struct evbuffer *out)
 		}
 		d_mode(&d, m->altmode, 1);
 		d_str(&d, "\033[m\033[H\033[2J");
-		memset(&d.pen, 0, sizeof d.pen);
+		d.pen.ch = d.pen.bg = 0;
+		d.pen.fg &= COL_PROT;	/* SGR 0 leaves DECSCA */
 		d.row = d.col = 0;
 		d_grid(&d, &s->grid[1], 1);
 	} else
