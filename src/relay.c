@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
@@ -94,8 +95,7 @@ static TAILQ_HEAD(, relay_stream) streams = TAILQ_HEAD_INITIALIZER(streams);
 static TAILQ_HEAD(, relay_conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 static unsigned nstreams, npending;
 static int shutting_down; /* close links at once: the loop is about to end */
-static int listen_fd = -1;
-static struct event *accept_ev;
+static struct listener *listener;
 static struct sockaddr_storage target_sa;
 static socklen_t target_len;
 static char target_name[96];
@@ -113,21 +113,6 @@ static const struct peer_cbs relay_cbs = {
 	.drain = relay_drain,
 	.error = relay_error,
 };
-
-/* "ADDR:PORT" of a socket address. */
-static void
-relay_sockname(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen)
-{
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
-		NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(buf, buflen, "?");
-	else if (sa->sa_family == AF_INET6)
-		snprintf(buf, buflen, "[%.46s]:%.6s", host, serv);
-	else
-		snprintf(buf, buflen, "%.46s:%.6s", host, serv);
-}
 
 /* The first 4 bytes of a stream id in hex: enough to follow it in the log. */
 static void
@@ -892,31 +877,17 @@ relay_conn_new(int fd, const char *addr)
 	npending++;
 }
 
-/* Accept every pending connection. */
+/* One accepted connection, unless too many are in their handshake. */
 static void
-relay_accept(evutil_socket_t lfd, short what, void *arg)
+relay_accept(int fd, const char *peer, void *arg)
 {
-	(void)what;
 	(void)arg;
-	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof ss;
-		char addr[64];
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("relay accept: %s", strerror(errno));
-			return;
-		}
-		relay_sockname((struct sockaddr *)&ss, len, addr, sizeof addr);
-		if (npending >= RELAY_MAX_PENDING) {
-			log_warn("relay %s: refused: %u connections in their handshake", addr, npending);
-			close(fd);
-			continue;
-		}
-		relay_conn_new(fd, addr);
+	if (npending >= RELAY_MAX_PENDING) {
+		log_warn("relay %s: refused: %u connections in their handshake", peer, npending);
+		close(fd);
+		return;
 	}
+	relay_conn_new(fd, peer);
 }
 
 /* Resolve the target once, at start-up (resolving may block): "ssh" is the
@@ -951,7 +922,7 @@ relay_resolve_target(char *err, size_t errlen)
 	memcpy(&target_sa, ai->ai_addr, ai->ai_addrlen);
 	target_len = ai->ai_addrlen;
 	freeaddrinfo(ai);
-	relay_sockname((struct sockaddr *)&target_sa, target_len, target_name, sizeof target_name);
+	listener_name((struct sockaddr *)&target_sa, target_len, target_name, sizeof target_name);
 	if (strcmp(cfg->relay_target, "ssh") == 0) {
 		size_t n = strlen(target_name);
 
@@ -964,41 +935,14 @@ relay_resolve_target(char *err, size_t errlen)
 int
 relay_open(char *err, size_t errlen)
 {
-	struct addrinfo hints, *ai = NULL;
-	char host[256], port[16];
-	unsigned p;
-	int on = 1, rc;
-
 	if (cfg->relay_listen[0] == '\0')
 		return 0;
 	if (relay_resolve_target(err, errlen) == -1)
 		return -1;
-	if (config_parse_addr(cfg->relay_listen, host, sizeof host, &p) == -1) {
-		snprintf(err, errlen, "bad [relay] listen address %s", cfg->relay_listen);
+	listener = listener_open(cfg->relay_listen, "[relay] listen", relay_accept, NULL, err,
+	    errlen);
+	if (listener == NULL)
 		return -1;
-	}
-	snprintf(port, sizeof port, "%u", p);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		snprintf(err, errlen, "[relay] listen %s: %s", cfg->relay_listen, gai_strerror(rc));
-		return -1;
-	}
-	listen_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (listen_fd == -1 ||
-	    setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-	    bind(listen_fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(listen_fd, 128) == -1) {
-		snprintf(err, errlen, "[relay] listen %s: %s", cfg->relay_listen, strerror(errno));
-		freeaddrinfo(ai);
-		if (listen_fd != -1)
-			close(listen_fd);
-		listen_fd = -1;
-		return -1;
-	}
-	freeaddrinfo(ai);
-	accept_ev = event_new(loop_base(), listen_fd, EV_READ | EV_PERSIST, relay_accept, NULL);
-	event_add(accept_ev, NULL);
 	log_info("relay listening on %s, target %s", cfg->relay_listen, target_name);
 	return 0;
 }
@@ -1015,12 +959,6 @@ relay_close(void)
 		relay_stream_end(rs, PROTO_END_SHUTDOWN, NULL);
 	while ((c = TAILQ_FIRST(&conns)) != NULL)
 		relay_conn_close(c);
-	if (accept_ev != NULL) {
-		event_free(accept_ev);
-		accept_ev = NULL;
-	}
-	if (listen_fd != -1) {
-		close(listen_fd);
-		listen_fd = -1;
-	}
+	listener_close(listener);
+	listener = NULL;
 }

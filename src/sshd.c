@@ -29,6 +29,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -44,8 +45,7 @@ struct sshd_child {
 
 static TAILQ_HEAD(, sshd_child) pending = TAILQ_HEAD_INITIALIZER(pending);
 static unsigned npending;
-static int listen_fd = -1;
-static struct event *accept_ev;
+static struct listener *listener;
 static const char *conf_path;
 
 /* Default host key path: $XDG_STATE_HOME/persh/..., else ~/.local/state. */
@@ -277,21 +277,6 @@ sshd_spawn(int fd, const char *peer)
 	log_debug("ssh %s: connection, child %d", peer, (int)pid);
 }
 
-/* "ADDR:PORT" of a socket address. */
-static void
-sshd_peer_name(const struct sockaddr_storage *ss, socklen_t len, char *buf, size_t buflen)
-{
-	char host[NI_MAXHOST], serv[NI_MAXSERV];
-
-	if (getnameinfo((const struct sockaddr *)ss, len, host, sizeof host, serv, sizeof serv,
-		NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(buf, buflen, "?");
-	else if (ss->ss_family == AF_INET6)
-		snprintf(buf, buflen, "[%.46s]:%.6s", host, serv);
-	else
-		snprintf(buf, buflen, "%.46s:%.6s", host, serv);
-}
-
 /* Log connections refused for max_unauth, at most once a second with a
  * count, so that a flood cannot flood the log too. */
 static void
@@ -311,73 +296,33 @@ sshd_refused(const char *peer)
 	last = now;
 }
 
-/* Accept every pending connection. */
+/* One accepted connection: a child for it, unless too many have not
+ * authenticated yet. */
 static void
-sshd_accept(evutil_socket_t lfd, short what, void *arg)
+sshd_accept(int fd, const char *peer, void *arg)
 {
-	(void)what;
 	(void)arg;
-	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof ss;
-		char peer[64];
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("ssh accept: %s", strerror(errno));
-			return;
-		}
-		sshd_peer_name(&ss, len, peer, sizeof peer);
-		if (npending >= cfg->ssh_max_unauth) {
-			sshd_refused(peer);
-			close(fd);
-			continue;
-		}
-		sshd_tcp_options(fd);
-		sshd_spawn(fd, peer);
+	if (npending >= cfg->ssh_max_unauth) {
+		sshd_refused(peer);
+		close(fd);
+		return;
 	}
+	sshd_tcp_options(fd);
+	sshd_spawn(fd, peer);
 }
 
 /* Listen on [ssh] listen, making the host key if needed; 0 if disabled. */
 int
 sshd_open(const char *config_file, char *err, size_t errlen)
 {
-	struct addrinfo hints, *ai = NULL;
-	char host[256], port[16];
-	unsigned p;
-	int on = 1, rc;
-
 	conf_path = config_file;
 	if (cfg->ssh_listen[0] == '\0')
 		return 0;
 	if (sshd_host_key(err, errlen) == -1)
 		return -1;
-	if (config_parse_addr(cfg->ssh_listen, host, sizeof host, &p) == -1) {
-		snprintf(err, errlen, "bad [ssh] listen address %s", cfg->ssh_listen);
+	listener = listener_open(cfg->ssh_listen, "[ssh] listen", sshd_accept, NULL, err, errlen);
+	if (listener == NULL)
 		return -1;
-	}
-	snprintf(port, sizeof port, "%u", p);
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		snprintf(err, errlen, "[ssh] listen %s: %s", cfg->ssh_listen, gai_strerror(rc));
-		return -1;
-	}
-	listen_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (listen_fd == -1 || setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == -1 ||
-	    bind(listen_fd, ai->ai_addr, ai->ai_addrlen) == -1 || listen(listen_fd, 128) == -1) {
-		snprintf(err, errlen, "[ssh] listen %s: %s", cfg->ssh_listen, strerror(errno));
-		freeaddrinfo(ai);
-		if (listen_fd != -1)
-			close(listen_fd);
-		listen_fd = -1;
-		return -1;
-	}
-	freeaddrinfo(ai);
-	accept_ev = event_new(loop_base(), listen_fd, EV_READ | EV_PERSIST, sshd_accept, NULL);
-	event_add(accept_ev, NULL);
 	log_info("SSH endpoint listening on %s", cfg->ssh_listen);
 	return 0;
 }
@@ -392,12 +337,6 @@ sshd_close(void)
 		kill(ch->pid, SIGTERM);
 		sshd_child_free(ch, 1);
 	}
-	if (accept_ev != NULL) {
-		event_free(accept_ev);
-		accept_ev = NULL;
-	}
-	if (listen_fd != -1) {
-		close(listen_fd);
-		listen_fd = -1;
-	}
+	listener_close(listener);
+	listener = NULL;
 }
