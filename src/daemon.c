@@ -17,6 +17,7 @@
 #include "config.h"
 #include "control.h"
 #include "hangup.h"
+#include "restore.h"
 #include "log.h"
 #include "loop.h"
 #include "relay.h"
@@ -88,6 +89,7 @@ daemon_sigterm(void *arg)
 	sshd_close();
 	relay_close();
 	session_shutdown();
+	restore_shutdown();
 	hangup_shutdown();
 	client_shutdown();
 	control_close();

@@ -24,6 +24,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,8 @@
 #define RESTORE_SLICE 16384
 /* Output must pause this long before the emulator catches up. */
 #define RESTORE_QUIET_MS 30
+/* After a fold, when free heap pages go back to the system. */
+#define RESTORE_TRIM_MS 100
 /* Resizes remembered while the emulator lags; older ones are merged. */
 #define RESTORE_MAX_PENDING 16
 
@@ -49,12 +52,14 @@ struct restore {
 	char name[NAME_MAX_LEN + 1];
 	struct ring *ring;
 	struct screen *scr;     /* live emulator, or NULL when dormant */
-	struct evbuffer *snap;  /* the redraw stream of a dormant emulator */
+	uint8_t *snap;          /* the redraw stream of a dormant emulator, */
+	size_t snaplen;         /* kept at its exact size */
 	uint16_t rows, cols;    /* the emulator's (or snapshot's) size */
 	uint64_t off;           /* ring offset consumed so far */
 	struct restore_resize pend[RESTORE_MAX_PENDING];
 	unsigned npend;
 	unsigned attached;
+	int held;               /* the shell is paused by slow clients: not a pause */
 	int64_t last_output;    /* monotonic ms */
 	struct event *idle_ev;
 	struct event *quiet_timer;
@@ -71,7 +76,6 @@ restore_new(const char *name, struct ring *ring, uint16_t rows, uint16_t cols)
 
 	snprintf(r->name, sizeof r->name, "%s", name);
 	r->ring = ring;
-	r->snap = evbuffer_new();
 	r->rows = rows;
 	r->cols = cols;
 	r->off = ring_head(ring);
@@ -88,7 +92,7 @@ restore_free(struct restore *r)
 		return;
 	if (r->scr != NULL)
 		screen_free(r->scr);
-	evbuffer_free(r->snap);
+	free(r->snap);
 	loop_event_free(r->idle_ev);
 	loop_event_free(r->quiet_timer);
 	free(r);
@@ -98,25 +102,59 @@ restore_free(struct restore *r)
 static void
 restore_wake(struct restore *r)
 {
-	size_t len = evbuffer_get_length(r->snap);
-
 	if (r->scr != NULL)
 		return;
 	r->scr = screen_new(r->rows, r->cols);
-	if (len > 0)
-		screen_feed(r->scr, evbuffer_pullup(r->snap, -1), len);
-	evbuffer_drain(r->snap, len);
+	if (r->snaplen > 0)
+		screen_feed(r->scr, r->snap, r->snaplen);
+	free(r->snap);
+	r->snap = NULL;
+	r->snaplen = 0;
 }
 
-/* Fold a caught-up emulator into its redraw stream and free it. */
+static struct event *trim_timer;
+
+/* Give the heap's free pages back to the system (see restore_sleep). */
+static void
+restore_trim(void *arg)
+{
+	(void)arg;
+	malloc_trim(0);
+}
+
+/* Fold a caught-up emulator into its redraw stream and free it. The
+ * stream is copied out at its exact size (libevent's chains are sized in
+ * KiB); and since freed screens would otherwise stay in the heap, the
+ * allocator is asked to give free pages back once a burst of folds (many
+ * clients leaving at once) is over: one one-shot timer, never periodic. */
 static void
 restore_sleep(struct restore *r)
 {
+	struct evbuffer *out;
+
 	if (r->scr == NULL)
 		return;
-	screen_dump(r->scr, r->snap);
+	out = evbuffer_new();
+	screen_dump(r->scr, out);
 	screen_free(r->scr);
 	r->scr = NULL;
+	r->snaplen = evbuffer_get_length(out);
+	r->snap = xmalloc(r->snaplen);
+	evbuffer_remove(out, r->snap, r->snaplen);
+	evbuffer_free(out);
+	log_debug("session %s: screen folded into a %zu-byte snapshot", r->name, r->snaplen);
+	if (trim_timer == NULL)
+		trim_timer = loop_timer_new(restore_trim, NULL);
+	if (!loop_timer_pending(trim_timer))
+		loop_timer_set(trim_timer, RESTORE_TRIM_MS);
+}
+
+/* Daemon exit: drop the trim timer. */
+void
+restore_shutdown(void)
+{
+	loop_event_free(trim_timer);
+	trim_timer = NULL;
 }
 
 /* Apply the oldest pending resize. */
@@ -175,6 +213,8 @@ restore_work(void *arg)
 	struct restore *r = arg;
 	int64_t quiet = now_ms() - r->last_output;
 
+	if (r->held)
+		return; /* restore_hold(r, 0) starts the clock again */
 	if (quiet < RESTORE_QUIET_MS) {
 		loop_timer_set(r->quiet_timer, RESTORE_QUIET_MS - quiet);
 		return;
@@ -201,6 +241,16 @@ restore_output(struct restore *r)
 	r->last_output = now_ms();
 	if (!loop_timer_pending(r->quiet_timer))
 		loop_timer_set(r->quiet_timer, RESTORE_QUIET_MS);
+}
+
+/* The shell is paused (held) because its clients are slow, or runs again:
+ * a held shell has not paused by itself, so the emulator waits. */
+void
+restore_hold(struct restore *r, int held)
+{
+	r->held = held;
+	if (!held)
+		restore_output(r);
 }
 
 /* The PTY took a new size at the ring's current head. */
@@ -248,5 +298,5 @@ restore_dump(struct restore *r, struct evbuffer *out)
 size_t
 restore_memory(const struct restore *r)
 {
-	return sizeof *r + (r->scr != NULL ? screen_memory(r->scr) : evbuffer_get_length(r->snap));
+	return sizeof *r + (r->scr != NULL ? screen_memory(r->scr) : r->snaplen);
 }

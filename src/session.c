@@ -631,9 +631,13 @@ session_update_reading(struct session *s)
 		event_add(s->rev, NULL);
 		s->reading = 1;
 		loop_timer_set(s->stall_timer, -1);
+		if (s->restore != NULL)
+			restore_hold(s->restore, 0);
 	} else if (!want && s->reading) {
 		event_del(s->rev);
 		s->reading = 0;
+		if (s->restore != NULL && !s->pty_done)
+			restore_hold(s->restore, 1);
 	}
 	if (!s->pty_done && !want && !loop_timer_pending(s->stall_timer) &&
 	    cfg->session_stall_timeout != CONFIG_NEVER)
