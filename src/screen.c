@@ -21,6 +21,9 @@
 /* libvterm 0.1.4 keeps a stack array as long as one write: 4 MB crash it. */
 #define FEED_MAX 65536
 
+/* Combining marks on one glyph past which libvterm is kept from more. */
+#define FLOOD 64
+
 /* libvterm must have zeroed memory; the size in front lets us count it. */
 #define VT_HDR 16
 
@@ -424,7 +427,7 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 	struct row *r;
 	struct cell *c;
 	uint32_t kind = 0;
-	int n = 1, width;
+	int n = 1, k, width;
 
 	if (pos.row < 0 || pos.row >= s->rows || pos.col < 0 || pos.col >= s->cols)
 		return 1;
@@ -447,6 +450,12 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 	if (info->chars[0] != 0 && info->chars[1] != 0) {
 		comb_set(r, pos.col, info->chars + 1);
 		c->ch |= CELL_COMB;
+		/* libvterm keeps all of a glyph's marks, however many, and
+		 * adds the next write's: tell the scanner to stop that. */
+		for (k = 1; k < FLOOD && info->chars[k] != 0; k++)
+			;
+		if (k == FLOOD)
+			s->flood = 1;
 	}
 
 	s->cwidth = info->width;
@@ -741,10 +750,12 @@ screen_phantom(const struct screen *s)
 	if ((c->ch & CELL_CP) == 0 || (c->ch & CELL_KIND) == CELL_CONT ||
 	    (c->ch & CELL_KIND) == CELL_ZERO)
 		return 0;
+	/* Exactly at the edge: one that overflows a narrow line would wrap
+	 * when written again. */
 	w = (c->ch & CELL_KIND) == CELL_WIDE ? 2 : 1;
 	if (vterm_state_get_lineinfo(s->vts, row)->doublewidth)
-		return col + w >= s->cols / 2;
-	return col + w >= s->cols;
+		return col + w == s->cols / 2;
+	return col + w == s->cols;
 }
 
 /* The terminal changed size. */
@@ -755,8 +766,10 @@ screen_resize(struct screen *s, uint16_t rows, uint16_t cols)
 		rows = 1;
 	if (cols == 0)
 		cols = 1;
-	if (rows != s->rows || cols != s->cols)
+	if (rows != s->rows || cols != s->cols) {
 		vterm_set_size(s->vt, rows, cols);
+		scan_resized(s);
+	}
 }
 
 /* Bytes allocated for this screen. */

@@ -119,6 +119,7 @@ struct screen {
 	uint8_t phantom;
 	int prow, pcol;
 	int cwidth;		/* libvterm's combine_width: REP repeats it */
+	uint8_t flood;		/* a glyph is gathering endless combining marks */
 	struct modes m;
 	struct saved saved;
 	uint8_t *tabs;
@@ -140,5 +141,6 @@ int screen_phantom(const struct screen *s);
 void scan_init(struct screen *s);
 void scan_reset_modes(struct screen *s);
 void scan_feed(struct screen *s, const uint8_t *buf, size_t len);
+void scan_resized(struct screen *s);
 
 #endif

@@ -4,20 +4,26 @@
  *
  * libvterm keeps modes, margins, keypad mode, charsets and the saved
  * cursor to itself; it applies only the first mode of "CSI ? 1000;1006 h",
- * ignores DECSTR, loses a title split across two writes, and crashes on a
- * CSI with more than 16 parameters. So the scanner tracks these from the
- * bytes, and keeps excess parameters from libvterm. Where the state is
- * what the client terminal needs after a redraw (mouse, keys, paste,
- * cursor, title) it follows xterm; where it shapes the cells libvterm
- * draws (autowrap, origin, insert, margins, alternate screen) it follows
- * libvterm, so that the store and its redraw agree.
+ * ignores DECSTR and loses a title split across two writes. So the
+ * scanner tracks these from the bytes. Where the state is what the client
+ * terminal needs after a redraw (mouse, keys, paste, cursor, title) it
+ * follows xterm; where it shapes the cells libvterm draws (autowrap,
+ * origin, insert, margins, alternate screen) it follows libvterm, so that
+ * the store and its redraw agree.
+ *
+ * It also keeps libvterm 0.1.4 alive on what any program may print: a CSI
+ * with more than 16 parameters (crash), REP with nothing to repeat
+ * (endless loop), and after a resize, margins turned inside out (crash on
+ * the next scroll) or a saved cursor off the screen (writes past its line
+ * table).
  *
  * Bytes reach libvterm in runs: a sequence whose effect depends on
  * libvterm's state (the cursor for DECSC and tab stops, the pen for SGR 8)
- * or changes what our callbacks do (autowrap) first flushes everything up
- * to its end into libvterm, then acts. */
+ * or changes what our callbacks do (autowrap, pending wrap) first flushes
+ * everything up to its end into libvterm, then acts. */
 #include "screen_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,13 +94,71 @@ save_cursor(struct screen *s)
 	s->saved.pen = s->pen;
 }
 
-/* DECRC: libvterm restored the pen but for SGR 8, which is ours. */
+/* Put libvterm's cursor at (row, col) by CUP, which it reads relative
+ * to the margins under DECOM; the parser must be between sequences. */
+static void
+inject_cup(struct screen *s, int row, int col)
+{
+	char buf[32];
+	int n;
+
+	if (s->m.decom) {
+		row -= s->m.top;
+		col -= s->m.declrmm ? s->m.left : 0;
+	}
+	n = snprintf(buf, sizeof buf, "\033[%d;%dH", row > 0 ? row + 1 : 1, col > 0 ? col + 1 : 1);
+	vterm_input_write(s->vt, buf, (size_t)n);
+	s->phantom = 0;
+}
+
+/* DECRC: libvterm restored the pen but for SGR 8, which is ours. It also
+ * restored the position unclipped: saved before the screen shrank, that
+ * puts its cursor off the screen, where it reads and writes past its line
+ * table, so bring it back in. */
 static void
 restore_cursor(struct screen *s)
 {
 	uint32_t conceal = s->saved.valid ? s->saved.pen.ch & ATTR_CONCEAL : 0;
+	int row, col;
 
 	s->pen.ch = (s->pen.ch & ~ATTR_CONCEAL) | conceal;
+	screen_cursor(s, &row, &col);
+	if (row >= s->rows || col >= s->cols)
+		inject_cup(s, row < s->rows ? row : s->rows - 1, col < s->cols ? col : s->cols - 1);
+}
+
+/* After a resize. libvterm 0.1.4 clips the bottom and right margins to
+ * the new size but not the top and left: with the top at or below the
+ * bottom, its next scroll moves a negative length of its line table and
+ * crashes. xterm resets the margins on a resize: tell libvterm the same
+ * when they went wrong, keeping the cursor. A sequence cut by the resize
+ * is cancelled (CAN) to make room. */
+void
+scan_resized(struct screen *s)
+{
+	int row, col, v, h;
+
+	v = s->m.top >= (s->m.bottom == -1 ? s->rows : s->m.bottom);
+	h = s->m.left >= (s->m.right == -1 ? s->cols : s->m.right);
+	if (!v && !h)
+		return;
+	if (s->sc.state != S_GROUND) {
+		vterm_input_write(s->vt, "\030", 1);
+		s->sc.state = S_GROUND;
+		s->sc.skip = 0;
+	}
+	screen_cursor(s, &row, &col);
+	if (v) {
+		vterm_input_write(s->vt, "\033[r", 3);
+		s->m.top = 0;
+		s->m.bottom = -1;
+	}
+	if (h) {
+		vterm_input_write(s->vt, "\033[s", 3);
+		s->m.left = 0;
+		s->m.right = -1;
+	}
+	inject_cup(s, row, col);
 }
 
 /* A finished OSC: libvterm 0.1.4 knows titles 0 (both), 1 (icon), 2. */
@@ -450,6 +514,26 @@ c1(struct screen *s, uint8_t c, const uint8_t *p)
 	}
 }
 
+/* A glyph took more combining marks than a cell keeps, and libvterm
+ * would go on adding the next write's to a buffer that only grows: keep
+ * the non-ASCII bytes that follow from it, up to the next ASCII byte
+ * (text, control or sequence), which ends the glyph. They cannot show. */
+static const uint8_t *
+drop_marks(struct screen *s, const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *q = p;
+
+	while (q < end && *q >= 0x80)
+		q++;
+	if (q > p) {
+		screen_flush(s, p);
+		s->fed = q;
+	}
+	if (q < end)
+		s->flood = 0;
+	return q;
+}
+
 /* Walk one slice of output, feeding libvterm as we go. */
 void
 scan_feed(struct screen *s, const uint8_t *buf, size_t len)
@@ -461,6 +545,8 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 	s->fed = buf;
 	for (; p < end; p++) {
 		if (sc->state == S_GROUND) {
+			if (s->flood)
+				p = drop_marks(s, p, end);
 			while (p < end && !ground_special[*p])
 				p++;
 			if (p == end)
