@@ -24,7 +24,9 @@
  *     again with autowrap on, so that the next character wraps as it
  *     would have;
  *  6. insert mode, charsets (after all text, which needs G0 as it was),
- *     the pen and DECSCA the application set, and the cursor's visibility.
+ *     the pen and DECSCA the application set, and the cursor's visibility;
+ *  7. the unfinished sequence or UTF-8 character output stopped in, if
+ *     any, for the output that follows to complete.
  *
  * What cannot be reproduced: a cursor that libvterm let a line feed take
  * where no cursor movement reaches (out of the margins under DECOM, past
@@ -517,6 +519,13 @@ screen_dump(const struct screen *s, struct evbuffer *out)
 	d_pen(&d, pen);
 	if (m->cursor_visible)
 		d_mode(&d, 25, 1);
+	/* What output stopped in the middle of, so that the rest of it,
+	 * which comes next, completes it. */
+	if (s->sc.npend > 0 && !s->sc.pendover) {
+		d_reserve(&d, s->sc.npend);
+		memcpy(d.p + d.len, s->sc.pend, s->sc.npend);
+		d.len += s->sc.npend;
+	}
 
 	rc = evbuffer_add(out, d.p, d.len);
 	free(d.p);

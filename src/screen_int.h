@@ -93,6 +93,7 @@ struct saved {
 
 #define SCAN_ARGS	16	/* libvterm 0.1.4 crashes on a CSI with more */
 #define SCAN_OSC	512	/* longest title kept */
+#define SCAN_PEND	256	/* longest unfinished sequence a redraw repeats */
 
 /* The scanner's copy of libvterm's parser state. */
 struct scan {
@@ -106,6 +107,13 @@ struct scan {
 	long args[SCAN_ARGS];
 	uint16_t osclen;
 	char osc[SCAN_OSC];
+	/* The unfinished sequence at the end of what was fed (controls left
+	 * out: they acted already), or in the ground state the start of a
+	 * cut UTF-8 character, held back from libvterm until it is whole: for
+	 * a redraw to end with, so that what follows still completes it. */
+	uint16_t npend;
+	uint8_t pendover;
+	uint8_t pend[SCAN_PEND];
 };
 
 struct screen {

@@ -146,6 +146,7 @@ scan_resized(struct screen *s)
 		vterm_input_write(s->vt, "\030", 1);
 		s->sc.state = S_GROUND;
 		s->sc.skip = 0;
+		s->sc.npend = 0;
 	}
 	screen_cursor(s, &row, &col);
 	if (v) {
@@ -534,15 +535,82 @@ drop_marks(struct screen *s, const uint8_t *p, const uint8_t *end)
 	return q;
 }
 
+/* Keep bytes of an unfinished sequence, controls left out. */
+static void
+pend_add(struct scan *sc, const uint8_t *p, const uint8_t *end)
+{
+	for (; p < end; p++) {
+		if (*p < 0x20 && *p != 0x1b)
+			continue;
+		if (sc->npend == SCAN_PEND)
+			sc->pendover = 1;
+		else
+			sc->pend[sc->npend++] = *p;
+	}
+}
+
+/* Bytes in a UTF-8 character that starts with c; 0 if c starts none. */
+static size_t
+utf8_len(uint8_t c)
+{
+	if (c >= 0xf0 && c < 0xf8)
+		return 4;
+	if (c >= 0xe0 && c < 0xf0)
+		return 3;
+	if (c >= 0xc0 && c < 0xe0)
+		return 2;
+	return 0;
+}
+
+/* Where a UTF-8 character cut by the end of [from, end) starts, or end. */
+static const uint8_t *
+utf8_cut(const uint8_t *from, const uint8_t *end)
+{
+	for (const uint8_t *q = end; q > from && end - q < 3; q--) {
+		size_t n = utf8_len(q[-1]);
+
+		if ((q[-1] & 0xc0) == 0x80)
+			continue;
+		return n > (size_t)(end - q + 1) ? q - 1 : end;
+	}
+	return end;
+}
+
+/* The start of a UTF-8 character cut by the end of the last slice waits
+ * in pend[]: libvterm 0.1.4 decodes a character split between two writes
+ * as U+FFFD when text came before it in the first. Complete it from this
+ * slice and feed it whole; returns where the slice goes on. */
+static const uint8_t *
+held_utf8(struct screen *s, const uint8_t *p, const uint8_t *end)
+{
+	struct scan *sc = &s->sc;
+	size_t need = utf8_len(sc->pend[0]);
+
+	while (p < end && sc->npend < need && (*p & 0xc0) == 0x80)
+		sc->pend[sc->npend++] = *p++;
+	if (sc->npend < need && p == end)
+		return p;
+	if (!s->flood)
+		vterm_input_write(s->vt, (const char *)sc->pend, sc->npend);
+	sc->npend = 0;
+	return p;
+}
+
 /* Walk one slice of output, feeding libvterm as we go. */
 void
 scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 {
 	struct scan *sc = &s->sc;
-	const uint8_t *p = buf, *end = buf + len;
+	const uint8_t *p = buf, *end = buf + len, *seq = buf, *cut;
 	uint8_t c;
 
-	s->fed = buf;
+	if (sc->state == S_GROUND && sc->npend > 0) {
+		p = held_utf8(s, p, end);
+		if (sc->npend > 0)
+			return;
+		seq = p;
+	}
+	s->fed = p;
 	for (; p < end; p++) {
 		if (sc->state == S_GROUND) {
 			if (s->flood)
@@ -569,6 +637,8 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 				sc->state = S_ESC;
 				sc->ninter = 0;
 				sc->skip = 0;
+				sc->npend = sc->pendover = 0;
+				seq = p;
 			}
 			continue;
 		}
@@ -605,6 +675,13 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			/* The string is dropped; the ESC starts a sequence. */
 			sc->state = S_ESC;
 			sc->ninter = 0;
+			sc->npend = sc->pendover = 0;
+			if (p > buf)
+				seq = p - 1;
+			else {
+				pend_add(sc, (const uint8_t *)"\033", (const uint8_t *)"\033" + 1);
+				seq = p;
+			}
 			/* FALLTHROUGH */
 		case S_ESC:
 			if (sc->ninter == 0 && c >= 0x40 && c < 0x60) {
@@ -669,5 +746,15 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			break;
 		}
 	}
-	screen_flush(s, end);
+	if (sc->state != S_GROUND) {
+		screen_flush(s, end);
+		pend_add(sc, seq, end);
+		return;
+	}
+	/* A character cut here waits for the rest. */
+	cut = utf8_cut(s->fed > seq ? s->fed : seq, end);
+	screen_flush(s, cut);
+	sc->npend = (uint16_t)(end - cut);
+	memcpy(sc->pend, cut, sc->npend);
+	sc->pendover = 0;
 }
