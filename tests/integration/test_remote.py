@@ -564,5 +564,9 @@ def test_screen_is_as_it_was_after_resume(env, remote):
     remote.proxy.forward()
     remote.wait_client_log(BACK_RX, BACKOFF_MAX + 2 * HB_TIMEOUT + MARGIN, after=t_fault)
     t.wait_output(lambda b: ERASE in b[b.rfind(b"persh: link lost"):], 3, "the status line erased")
-    after = screen()
-    assert after == before, f"last rows before {before[0][-3:]!r}, after {after[0][-3:]!r}"
+    # the repaint follows the resumed output: wait for it, with a deadline
+    try:
+        wait_for(lambda: screen() == before, 5, "the screen to be as it was")
+    except h.Timeout:
+        after = screen()
+        raise AssertionError(f"last rows before {before[0][-3:]!r}, after {after[0][-3:]!r}")
