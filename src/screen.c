@@ -733,9 +733,28 @@ screen_cursor(const struct screen *s, int *row, int *col)
 	*col = pos.col;
 }
 
-/* 1 if libvterm's pending wrap is one a redraw can make: the cursor on a
- * glyph reaching the right edge (of a line that did not change width
- * since), autowrap on. */
+/* 1 if a cursor movement can take a terminal to libvterm's cursor; a line
+ * feed can leave it where none does: out of the margins under DECOM, past
+ * the half of a double-width line. */
+int
+screen_reachable(const struct screen *s)
+{
+	const struct modes *m = &s->m;
+	int row, col;
+
+	screen_cursor(s, &row, &col);
+	if (row < 0 || row >= s->rows || col < 0 || col >= s->cols)
+		return 0;
+	if (!m->decom)
+		return col < s->cols / 2 || !vterm_state_get_lineinfo(s->vts, row)->doublewidth;
+	if (row < m->top || row >= (m->bottom == -1 ? s->rows : m->bottom))
+		return 0;
+	return !m->declrmm || (col >= m->left && col < (m->right == -1 ? s->cols : m->right));
+}
+
+/* 1 if libvterm's pending wrap is one a redraw can make: the cursor, where
+ * a redraw can put it, on a glyph reaching the right edge (of a line that
+ * did not change width since), autowrap on. */
 int
 screen_phantom(const struct screen *s)
 {
@@ -744,7 +763,7 @@ screen_phantom(const struct screen *s)
 
 	screen_cursor(s, &row, &col);
 	if (!s->phantom || !s->m.decawm || row != s->prow || col != s->pcol ||
-	    row < 0 || row >= s->rows || col < 0 || col >= s->cols)
+	    !screen_reachable(s))
 		return 0;
 	c = &s->grid[s->alt].rows[row]->cells[col];
 	if ((c->ch & CELL_CP) == 0 || (c->ch & CELL_KIND) == CELL_CONT ||

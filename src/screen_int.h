@@ -143,6 +143,7 @@ struct screen {
 void screen_flush(struct screen *s, const uint8_t *upto);
 const struct comb *screen_comb(const struct row *r, int col);
 void screen_cursor(const struct screen *s, int *row, int *col);
+int screen_reachable(const struct screen *s);
 int screen_phantom(const struct screen *s);
 
 /* screen_scan.c */

@@ -576,39 +576,27 @@ utf8_cut(const uint8_t *from, const uint8_t *end)
 	return end;
 }
 
-/* The start of a UTF-8 character cut by the end of the last slice waits
- * in pend[]: libvterm 0.1.4 decodes a character split between two writes
- * as U+FFFD when text came before it in the first. Complete it from this
- * slice and feed it whole; returns where the slice goes on. */
-static const uint8_t *
-held_utf8(struct screen *s, const uint8_t *p, const uint8_t *end)
-{
-	struct scan *sc = &s->sc;
-	size_t need = utf8_len(sc->pend[0]);
-
-	while (p < end && sc->npend < need && (*p & 0xc0) == 0x80)
-		sc->pend[sc->npend++] = *p++;
-	if (sc->npend < need && p == end)
-		return p;
-	if (!s->flood)
-		vterm_input_write(s->vt, (const char *)sc->pend, sc->npend);
-	sc->npend = 0;
-	return p;
-}
-
 /* Walk one slice of output, feeding libvterm as we go. */
 void
 scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 {
 	struct scan *sc = &s->sc;
-	const uint8_t *p = buf, *end = buf + len, *seq = buf, *cut;
-	uint8_t c;
+	const uint8_t *p = buf, *end = buf + len, *seq = buf, *esc = NULL, *cut;
+	uint8_t c, *tmp;
 
 	if (sc->state == S_GROUND && sc->npend > 0) {
-		p = held_utf8(s, p, end);
-		if (sc->npend > 0)
-			return;
-		seq = p;
+		/* The start of a UTF-8 character cut by the end of the last
+		 * slice waits in pend[]: libvterm 0.1.4 decodes a character
+		 * split between two writes as U+FFFD when text came before it
+		 * in the first. Feed it with this slice, in one write. */
+		tmp = xmalloc(sc->npend + len);
+		memcpy(tmp, sc->pend, sc->npend);
+		memcpy(tmp + sc->npend, buf, len);
+		len += sc->npend;
+		sc->npend = 0;
+		scan_feed(s, tmp, len);
+		free(tmp);
+		return;
 	}
 	s->fed = p;
 	for (; p < end; p++) {
@@ -631,6 +619,7 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			continue;
 		}
 		if (c == 0x1b) {
+			esc = p;
 			if (sc->state == S_STR || sc->state == S_STR_ESC)
 				sc->state = S_STR_ESC;
 			else {
@@ -676,8 +665,8 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			sc->state = S_ESC;
 			sc->ninter = 0;
 			sc->npend = sc->pendover = 0;
-			if (p > buf)
-				seq = p - 1;
+			if (esc != NULL)
+				seq = esc;
 			else {
 				pend_add(sc, (const uint8_t *)"\033", (const uint8_t *)"\033" + 1);
 				seq = p;
