@@ -2,6 +2,7 @@
  * request (list, kill, detach) or a client attached to a session. */
 #include "client.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,7 +375,10 @@ client_error(struct peer *p, void *arg, const char *reason)
 	struct client *c = arg;
 
 	(void)p;
-	if (strcmp(reason, "eof") == 0) {
+	/* Every client here is on a Unix socket: a reset only means the process
+	 * went away with bytes unread (a killed client), not a network error;
+	 * TCP failures come from SSH children as GONE(tcp_error). */
+	if (strcmp(reason, "eof") == 0 || strcmp(reason, strerror(ECONNRESET)) == 0) {
 		client_drop(c, PROTO_END_CLIENT_EOF, NULL);
 	} else if (strncmp(reason, "oversized", 9) == 0 || strncmp(reason, "malformed", 9) == 0) {
 		log_warn("%s: %s", c->label, reason);
