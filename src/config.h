@@ -90,6 +90,10 @@
 	    "Time a connection has to authenticate.")                                     \
 	X(ssh, max_unauth, uint, "10",                                                    \
 	    "Most connections not yet authenticated; more are refused and logged.")       \
+	X(ssh, max_unauth_per_source, uint, "3",                                          \
+	    "Most connections not yet authenticated from one address, so that one "       \
+	    "flooding host cannot fill max_unauth and lock everyone else out; 0: no "     \
+	    "limit but max_unauth.")                                                      \
 	X(client, detach_key, key, "^\\",                                                 \
 	    "Key that detaches an attached client: ^X or C-x notation, one "              \
 	    "character, or none.")                                                        \

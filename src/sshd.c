@@ -40,6 +40,7 @@ struct sshd_child {
 	struct event *ev;  /* first byte on fd means authenticated */
 	struct event *grace;
 	char peer[64];
+	char source[64];   /* peer without the port: what max_unauth_per_source counts */
 	TAILQ_ENTRY(sshd_child) entry;
 };
 
@@ -210,9 +211,32 @@ sshd_child_grace(void *arg)
 	sshd_child_free(ch, 1);
 }
 
+/* The address part of "ADDR:PORT" or "[V6]:PORT". */
+static void
+sshd_source(const char *peer, char *buf, size_t len)
+{
+	const char *colon = strrchr(peer, ':');
+	int n = colon != NULL ? (int)(colon - peer) : (int)strlen(peer);
+
+	snprintf(buf, len, "%.*s", n, peer);
+}
+
+/* How many connections from source have not authenticated yet. */
+static unsigned
+sshd_pending_from(const char *source)
+{
+	struct sshd_child *ch;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(ch, &pending, entry)
+		if (strcmp(ch->source, source) == 0)
+			n++;
+	return n;
+}
+
 /* Start a child for one accepted connection. */
 static void
-sshd_spawn(int fd, const char *peer)
+sshd_spawn(int fd, const char *peer, const char *source)
 {
 	struct sshd_child *ch;
 	int sp[2];
@@ -266,6 +290,7 @@ sshd_spawn(int fd, const char *peer)
 	ch->pid = pid;
 	ch->fd = sp[0];
 	snprintf(ch->peer, sizeof ch->peer, "%s", peer);
+	snprintf(ch->source, sizeof ch->source, "%s", source);
 	fd_set_nonblock(ch->fd, 1);
 	ch->ev = event_new(loop_base(), ch->fd, EV_READ | EV_PERSIST, sshd_child_ready, ch);
 	event_add(ch->ev, NULL);
@@ -277,10 +302,10 @@ sshd_spawn(int fd, const char *peer)
 	log_debug("ssh %s: connection, child %d", peer, (int)pid);
 }
 
-/* Log connections refused for max_unauth, at most once a second with a
- * count, so that a flood cannot flood the log too. */
+/* Log connections refused for max_unauth(_per_source), at most once a
+ * second with a count, so that a flood cannot flood the log too. */
 static void
-sshd_refused(const char *peer)
+sshd_refused(const char *peer, const char *why)
 {
 	static int64_t last;
 	static unsigned quiet;
@@ -290,25 +315,42 @@ sshd_refused(const char *peer)
 		quiet++;
 		return;
 	}
-	log_warn("ssh %s: refused: %u connections not yet authenticated (max_unauth); "
-	    "%u others refused since the last such line", peer, npending, quiet);
+	log_warn("ssh %s: refused: %s; %u others refused since the last such line", peer, why,
+	    quiet);
 	quiet = 0;
 	last = now;
 }
 
 /* One accepted connection: a child for it, unless too many have not
- * authenticated yet. */
+ * authenticated yet, in all or from its address. The per-source cap is
+ * checked first: a flood from one host then never fills the global cap,
+ * and users from elsewhere still get in (sshd's MaxStartups alone lets
+ * one host lock everyone out). */
 static void
 sshd_accept(int fd, const char *peer, void *arg)
 {
+	char source[64], why[160];
+	unsigned from;
+
 	(void)arg;
+	sshd_source(peer, source, sizeof source);
+	from = sshd_pending_from(source);
+	if (cfg->ssh_max_unauth_per_source != 0 && from >= cfg->ssh_max_unauth_per_source) {
+		snprintf(why, sizeof why, "%u connections from %s not yet authenticated "
+		    "(max_unauth_per_source)", from, source);
+		sshd_refused(peer, why);
+		close(fd);
+		return;
+	}
 	if (npending >= cfg->ssh_max_unauth) {
-		sshd_refused(peer);
+		snprintf(why, sizeof why, "%u connections not yet authenticated (max_unauth)",
+		    npending);
+		sshd_refused(peer, why);
 		close(fd);
 		return;
 	}
 	sshd_tcp_options(fd);
-	sshd_spawn(fd, peer);
+	sshd_spawn(fd, peer, source);
 }
 
 /* Listen on [ssh] listen, making the host key if needed; 0 if disabled. */

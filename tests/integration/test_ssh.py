@@ -286,8 +286,8 @@ def test_host_key_readable_by_others_refused(env, make_ssh):
     assert not env.sock.exists() or not env.socket_connectable()
 
 
-def raw_connect(port):
-    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+def raw_connect(port, source="127.0.0.1"):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
     return c, c.getsockname()[1]
 
 
@@ -352,6 +352,38 @@ def test_max_unauth(env, make_ssh):
         shell_echo(t)
     finally:
         for c in silent:
+            c.close()
+    t.send(DETACH_KEY)
+    assert t.wait_exit(5) == 0
+
+
+def test_unauth_flood_from_one_host_does_not_lock_others_out(env, make_ssh):
+    """Forty silent connections at once from one address (127.0.0.2, as
+    another host would be): three get a child (max_unauth_per_source), the
+    rest are closed at once and logged in one rate-limited line, and neither
+    the user already attached nor a new login from another address (the
+    stock ssh client from 127.0.0.1) notices."""
+    s = make_ssh(max_unauth="10", max_unauth_per_source="3", login_grace="30s")
+    s.start_daemon()
+    t = s.term("attach", "in")
+    t.expect(PROMPT, 10)
+    flood = []
+    try:
+        for _ in range(40):
+            flood.append(raw_connect(s.port, "127.0.0.2")[0])
+        closed = [c for c in flood if recv_until_eof(c, 0.2)]
+        assert len(closed) == 37, len(closed)
+        refused = env.wait_log(r"ssh 127\.0\.0\.2:\d+: refused: 3 connections from "
+                               r"127\.0\.0\.2 not yet authenticated \(max_unauth_per_source\)")
+        assert refused
+        lines = [ln for ln in env.log_text().splitlines() if "refused:" in ln]
+        assert len(lines) <= 2, lines  # a flood does not flood the log
+        shell_echo(t)
+        r = s.run("ls")
+        assert r.returncode == 0 and re.search(r"^in\s", r.out, re.M), (r.out, r.err)
+        shell_echo(t)
+    finally:
+        for c in flood:
             c.close()
     t.send(DETACH_KEY)
     assert t.wait_exit(5) == 0
