@@ -62,7 +62,10 @@ control_paths(struct control_paths *cp, char *err, size_t errlen)
 	return 0;
 }
 
-/* Create (or check) the runtime dir: ours, a real directory, mode 0700. */
+/* Create (or check) the runtime dir: ours, a real directory, mode 0700.
+ * Returns the mode it had when it was too open and we closed it (the
+ * caller logs that: it may run before the log is open), else 0; -1 with a
+ * reason if the dir cannot be used. */
 int
 control_mkdir(const struct control_paths *cp, char *err, size_t errlen)
 {
@@ -87,7 +90,7 @@ control_mkdir(const struct control_paths *cp, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot chmod %s: %s", cp->dir, strerror(errno));
 			return -1;
 		}
-		log_warn("%s was mode %03o; set it to 0700", cp->dir, st.st_mode & 0777);
+		return (int)(st.st_mode & 0777);
 	}
 	return 0;
 }
@@ -186,9 +189,12 @@ control_open(const struct control_paths *cp, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	mode_t old;
+	int mode;
 
 	paths = *cp;
-	if (control_mkdir(cp, err, errlen) == -1 || control_lock(cp, err, errlen) == -1)
+	if ((mode = control_mkdir(cp, err, errlen)) > 0)
+		log_warn("%s was mode %03o; set it to 0700", cp->dir, (unsigned)mode);
+	if (mode == -1 || control_lock(cp, err, errlen) == -1)
 		return -1;
 	/* We hold the lock, so whatever socket is there belongs to a dead daemon. */
 	if (unlink(cp->sock) == -1 && errno != ENOENT) {

@@ -186,7 +186,7 @@ daemon_log_target(int foreground, char *buf, size_t len)
 int
 cmd_serve(int argc, char **argv)
 {
-	int foreground = 0, dump = 0, quiet = 0, report = -1, c;
+	int foreground = 0, dump = 0, quiet = 0, report = -1, mode, c;
 	char err[512], logbuf[300];
 	struct event *sigs[5];
 
@@ -234,11 +234,13 @@ cmd_serve(int argc, char **argv)
 		report = daemon_detach(quiet);
 	err[0] = '\0';
 	/* The runtime dir first: "auto" may log into it. */
-	if (control_mkdir(&paths, err, sizeof err) == 0) {
+	if ((mode = control_mkdir(&paths, err, sizeof err)) >= 0) {
 		const char *target = daemon_log_target(foreground, logbuf, sizeof logbuf);
 
 		if (log_open(target, cfg->daemon_log_level, foreground) == -1)
 			snprintf(err, sizeof err, "cannot open log %s: %s", target, strerror(errno));
+		else if (mode > 0)
+			log_warn("%s was mode %03o; set it to 0700", paths.dir, (unsigned)mode);
 	}
 	if (err[0] == '\0' && loop_init() == NULL)
 		snprintf(err, sizeof err, "cannot create the event loop");

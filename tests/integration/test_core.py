@@ -433,6 +433,47 @@ def test_stale_socket_replaced(env, with_pidfile):
     assert int(env.pidfile.read_text().split()[0]) == d.pid
 
 
+def serve_once(env):
+    """`persh serve -f` that is expected to refuse to start: (code, line)."""
+    p = subprocess.run([h.persh_bin(), "serve", "-f", "-c", str(env.cfg_path)],
+                       stdin=subprocess.DEVNULL, capture_output=True, env=env.base_env(),
+                       timeout=10 * h.SCALE, start_new_session=True)
+    err = p.stderr.decode(errors="replace")
+    assert not h.sanitizer_reports(err, "persh serve")
+    return p.returncode, one_line(err)
+
+
+def test_runtime_dir_too_open_is_closed_at_start(env):
+    env.run.mkdir(mode=0o755)
+    os.chmod(env.run, 0o755)
+    env.start_daemon()
+    assert stat.S_IMODE(os.stat(env.run).st_mode) == 0o700
+    env.wait_log(r"%s was mode 755; set it to 0700" % re.escape(str(env.run)))
+
+
+def test_runtime_dir_symlink_refused(env):
+    """A symlink in place of the runtime dir (someone else's, in a shared
+    /tmp) is not followed."""
+    real = env.root / "elsewhere"
+    real.mkdir(mode=0o700)
+    env.run.symlink_to(real)
+    code, line = serve_once(env)
+    assert code == 1, (code, line)
+    assert str(env.run) in line and "refusing to use it" in line, line
+    assert list(real.iterdir()) == [], "the daemon wrote into the symlink's target"
+
+
+def test_runtime_dir_of_another_uid_refused(env):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to chown to another uid")
+    env.run.mkdir(mode=0o700)
+    os.chown(env.run, pwd.getpwnam("nobody").pw_uid, -1)
+    code, line = serve_once(env)
+    assert code == 1, (code, line)
+    assert str(env.run) in line and "not a directory owned by uid 0" in line, line
+    assert list(env.run.iterdir()) == []
+
+
 def test_second_daemon_refused(env, daemon):
     ino = os.stat(env.sock).st_ino
     p = subprocess.run([h.persh_bin(), "serve", "-f", "-c", str(env.cfg_path)],

@@ -8,6 +8,7 @@ clients check that forged and unknown resumes are refused.
 Settings: heartbeat 500ms/2s, reconnect backoff 100ms..1s (both ends read
 the test's own INI file)."""
 
+import base64
 import hashlib
 import os
 import pwd
@@ -524,6 +525,80 @@ def test_right_proof_takes_over_a_live_link_and_replays(env, relay):
     assert kex
     assert env.ls()["stats"]["resume_refused"] == 1
     for x in (a, b, c):
+        x.close()
+
+
+def test_client_cannot_choose_the_target(env, relay):
+    """The relay connects only to its configured [relay] target: the
+    protocol has no field for one, and a hello carrying a target anyway (as
+    a client that wanted to use the relay as an open proxy would send) is
+    refused as malformed, with no connection made anywhere."""
+    decoy = socket.socket()
+    decoy.bind(("127.0.0.1", 0))
+    decoy.listen(8)
+    decoy.settimeout(0)
+    dport = decoy.getsockname()[1]
+    try:
+        for extra in (b"127.0.0.1:%d" % dport, struct.pack(">B", 9) + b"127.0.0.1" +
+                      struct.pack(">H", dport)):
+            r = RawRelay(relay.port)
+            r.hello(NEW, os.urandom(32) + extra)
+            code, text = r.error()
+            assert (code, text) == (2, "malformed relay hello"), (code, text)
+        # A well-formed stream goes to the configured target and nowhere else.
+        a, sid = open_raw_stream(relay)
+        assert len(established(relay.sshd_port)) == 1
+        with pytest.raises(BlockingIOError):
+            decoy.accept()
+        assert "new stream" in env.log_text() and str(dport) not in env.log_text()
+        a.close()
+    finally:
+        decoy.close()
+
+
+def test_nothing_secret_is_logged(env, make_relay):
+    """At log level debug, in the daemon's log and the proxy's: not the
+    relay's shared secret, nor a resume proof, nor the whole stream id (the
+    first 4 bytes name a stream), nor what flows through the stream."""
+    x25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.x25519")
+    import hmac
+    from cryptography.hazmat.primitives import serialization
+
+    env.set("daemon", "log_level", "debug")
+    relay = make_relay()
+    relay.start_daemon()
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    priv = x25519.X25519PrivateKey.generate()
+    pub = priv.public_key().public_bytes(*raw)
+    a = RawRelay(relay.port)
+    a.hello(NEW, pub)
+    _, w = a.expect(RWELCOME)
+    sid, spub = w[:16], w[16:48]
+    shared = priv.exchange(x25519.X25519PublicKey.from_public_bytes(spub))
+    secret = hmac.digest(shared, b"persh relay v1" + pub + spub + sid, "sha256")
+    _, banner = a.expect(RDATA)
+    payload = b"SSH-2.0-secretive-client-7f3a9c\r\n"
+    a.send(RDATA, payload)
+    a.expect(RDATA)
+    b = RawRelay(relay.port)
+    b.hello(RESUME, sid)
+    _, ch = b.expect(RCHALLENGE)
+    proof = hmac.digest(secret, b"persh resume" + sid + ch + struct.pack(">Q", 0), "sha256")
+    b.send(RPROOF, proof + struct.pack(">Q", 0))
+    b.expect(RRESUMED)
+    env.wait_log(r"relay stream %s: link from .* replaced by a resume" % sid[:4].hex(), 3)
+    # And a real proxy's own log, through a link loss and resume.
+    r = relay.run("ssh", "-F", str(relay.ssh_config), HOST, "echo", "through")
+    assert r.returncode == 0 and r.out.strip() == "through", r.err
+    logs = env.log_text() + relay.client_log.read_text(errors="replace")
+    assert "relay stream %s: from" % sid[:4].hex() in logs  # debug lines are there
+    assert "proxy: stream" in logs and "established" in logs
+    for name, val in (("shared", shared), ("secret", secret), ("proof", proof), ("id", sid),
+                      ("challenge", ch)):
+        for form in (val.hex(), val.hex().upper(), base64.b64encode(val).decode()):
+            assert form not in logs, f"the {name} is in the log"
+    assert b"secretive-client" not in logs.encode()
+    for x in (a, b):
         x.close()
 
 

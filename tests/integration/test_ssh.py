@@ -4,6 +4,7 @@ in the test's temp dir, and the stock OpenSSH client (no ~/.ssh touched)."""
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -270,6 +271,32 @@ def test_host_key_generated_0600(env, ssh):
     pub = subprocess.run(["ssh-keygen", "-y", "-f", str(ssh.host_key)], capture_output=True,
                          text=True, check=True).stdout.split()[1]
     assert pub in ssh.known_hosts.read_text(), "the client saw another host key"
+
+
+def test_nothing_secret_is_logged(env, ssh):
+    """At log level debug (the test config's level): neither what a user
+    types (a password at a prompt, through the SSH endpoint and locally) nor
+    any part of the host's private key reaches the daemon's log."""
+    secret = "hunter2-%08x" % random.getrandbits(32)
+    t = ssh.term("attach", "pw")
+    t.expect(PROMPT, 10)
+    # Typed only once read waits: readline may flush typeahead.
+    t.send("echo rea''dy; read -r pw; echo got-${#pw}\r")
+    t.expect("ready", 5)
+    t.send(secret + "\r")
+    t.expect(r"got-%d" % len(secret), 5)
+    u = env.attach("local")
+    u.send("echo rea''dy; read -r pw; echo got-${#pw}\r")
+    u.expect("ready", 5)
+    u.send(secret + "\r")
+    u.expect(r"got-%d" % len(secret), 5)
+    log = env.log_text()
+    assert "ssh 127.0.0.1" in log and "attach pw" in log  # the log is the right one
+    assert secret not in log
+    assert secret.encode().hex() not in log
+    body = "".join(ln for ln in ssh.host_key.read_text().splitlines() if not ln.startswith("-"))
+    for i in range(0, len(body) - 16, 16):
+        assert body[i:i + 16] not in log, "part of the host key is in the log"
 
 
 def test_host_key_readable_by_others_refused(env, make_ssh):
