@@ -5,16 +5,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 static int log_lvl = LOG_LVL_INFO;
 static int log_syslog;
+static int log_journal; /* stderr is systemd's journal stream */
 static FILE *log_fp;
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 static const int log_prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
+/* Whether stderr is the stream systemd connected to the journal: it says
+ * so in $JOURNAL_STREAM as "DEVICE:INODE" of that stream. */
+static int
+log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 /* Choose where lines go: "stderr", "syslog", a file path, or "auto". */
 int
@@ -25,6 +41,7 @@ log_open(const char *target, int level, int foreground)
 		target = foreground ? "stderr" : "syslog";
 	if (strcmp(target, "stderr") == 0) {
 		log_fp = stderr;
+		log_journal = log_stderr_is_journal();
 		return 0;
 	}
 	if (strcmp(target, "syslog") == 0) {
@@ -78,8 +95,15 @@ log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
+	/* One event, one line: a peer's text must not forge lines of its own. */
+	for (char *p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (log_syslog) {
 		syslog(log_prio[level], "%s", line);
+	} else if (log_journal) {
+		/* journald stamps the time and pid itself. */
+		fprintf(log_fp, "<%d>%s: %s\n", log_prio[level], log_names[level], line);
 	} else if (log_fp != NULL) {
 		struct timespec ts;
 		struct tm tm;
@@ -105,6 +129,7 @@ log_close(void)
 		fclose(log_fp);
 	log_fp = NULL;
 	log_syslog = 0;
+	log_journal = 0;
 }
 
 /* Start-up only: print "persh: ..." on stderr and exit with status. */
