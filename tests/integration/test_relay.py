@@ -10,6 +10,7 @@ the test's own INI file)."""
 
 import base64
 import hashlib
+import hmac
 import os
 import pwd
 import re
@@ -441,6 +442,32 @@ def open_raw_stream(relay):
     return a, sid
 
 
+def keyed_stream(relay):
+    """A new stream opened with a real key exchange, done independently of
+    persh with Python's cryptography: (client, stream id, secret, banner,
+    X25519 shared value)."""
+    x25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.x25519")
+    from cryptography.hazmat.primitives import serialization
+
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    priv = x25519.X25519PrivateKey.generate()
+    pub = priv.public_key().public_bytes(*raw)
+    a = RawRelay(relay.port)
+    a.hello(NEW, pub)
+    _, w = a.expect(RWELCOME)
+    sid, spub = w[:16], w[16:48]
+    shared = priv.exchange(x25519.X25519PublicKey.from_public_bytes(spub))
+    secret = hmac.digest(shared, b"persh relay v1" + pub + spub + sid, "sha256")
+    _, banner = a.expect(RDATA)
+    assert banner.startswith(b"SSH-2.0-OpenSSH")
+    return a, sid, secret, banner, shared
+
+
+def resume_proof(secret, sid, challenge, offset):
+    return hmac.digest(secret, b"persh resume" + sid + challenge + struct.pack(">Q", offset),
+                       "sha256")
+
+
 def test_forged_resume_refused_and_stream_untouched(env, relay):
     a, sid = open_raw_stream(relay)
     label = sid[:4].hex()
@@ -479,25 +506,10 @@ def test_right_proof_takes_over_a_live_link_and_replays(env, relay):
     cryptography): it derives the same secret as the relay, and a right
     proof takes the stream over from a link the relay still thinks alive,
     replaying from the offset it reports."""
-    x25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.x25519")
-    import hmac
-    from cryptography.hazmat.primitives import serialization
-
-    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    priv = x25519.X25519PrivateKey.generate()
-    pub = priv.public_key().public_bytes(*raw)
-    a = RawRelay(relay.port)
-    a.hello(NEW, pub)
-    _, w = a.expect(RWELCOME)
-    sid, spub = w[:16], w[16:48]
-    shared = priv.exchange(x25519.X25519PublicKey.from_public_bytes(spub))
-    secret = hmac.digest(shared, b"persh relay v1" + pub + spub + sid, "sha256")
-    _, banner = a.expect(RDATA)
-    assert banner.startswith(b"SSH-2.0-OpenSSH")
+    a, sid, secret, banner, _ = keyed_stream(relay)
 
     def proof(challenge, offset):
-        return hmac.digest(secret, b"persh resume" + sid + challenge + struct.pack(">Q", offset),
-                           "sha256")
+        return resume_proof(secret, sid, challenge, offset)
 
     # A right proof for another offset than the one sent is still wrong.
     b = RawRelay(relay.port)
@@ -560,30 +572,17 @@ def test_nothing_secret_is_logged(env, make_relay):
     """At log level debug, in the daemon's log and the proxy's: not the
     relay's shared secret, nor a resume proof, nor the whole stream id (the
     first 4 bytes name a stream), nor what flows through the stream."""
-    x25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.x25519")
-    import hmac
-    from cryptography.hazmat.primitives import serialization
-
     env.set("daemon", "log_level", "debug")
     relay = make_relay()
     relay.start_daemon()
-    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    priv = x25519.X25519PrivateKey.generate()
-    pub = priv.public_key().public_bytes(*raw)
-    a = RawRelay(relay.port)
-    a.hello(NEW, pub)
-    _, w = a.expect(RWELCOME)
-    sid, spub = w[:16], w[16:48]
-    shared = priv.exchange(x25519.X25519PublicKey.from_public_bytes(spub))
-    secret = hmac.digest(shared, b"persh relay v1" + pub + spub + sid, "sha256")
-    _, banner = a.expect(RDATA)
+    a, sid, secret, _, shared = keyed_stream(relay)
     payload = b"SSH-2.0-secretive-client-7f3a9c\r\n"
     a.send(RDATA, payload)
     a.expect(RDATA)
     b = RawRelay(relay.port)
     b.hello(RESUME, sid)
     _, ch = b.expect(RCHALLENGE)
-    proof = hmac.digest(secret, b"persh resume" + sid + ch + struct.pack(">Q", 0), "sha256")
+    proof = resume_proof(secret, sid, ch, 0)
     b.send(RPROOF, proof + struct.pack(">Q", 0))
     b.expect(RRESUMED)
     env.wait_log(r"relay stream %s: link from .* replaced by a resume" % sid[:4].hex(), 3)
