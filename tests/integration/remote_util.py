@@ -10,19 +10,15 @@ by pid in close()."""
 import os
 import pwd
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 
 import harness as h
-from sshutil import free_port, keygen
+from sshutil import Sshd, keygen
 
 sys.path.insert(0, str(h.HERE.parent / "faultproxy"))
 from faultproxy import FaultProxy  # noqa: E402
 
-SSHD = "/usr/sbin/sshd"
 ALIAS = "remotebox"
 
 # The test settings of issue 5 (both ends).
@@ -31,18 +27,6 @@ BACKOFF_BASE, BACKOFF_MAX = 0.1, 1.0
 
 # client.log: "<7>2024-05-01T10:00:00.123 persh[42] debug: attach: ..."
 LOG_LINE = re.compile(r"^<\d>(\S+) persh\[(\d+)\] \w+: (.*)$")
-
-
-def port_open(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.settimeout(0.5)
-        s.connect(("127.0.0.1", port))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def log_time(stamp):
@@ -73,54 +57,12 @@ class Remote:
         self.rhome = self.dir / "rhome"  # HOME of the remote login (no rc files)
         self.rhome.mkdir()
 
-        self.host_key = keygen(self.dir / "ssh_host_ed25519_key")
         self.key = keygen(self.dir / "id_client")
         self.wrong_key = keygen(self.dir / "id_wrong")
-        self.authorized_keys = self.dir / "authorized_keys"
-        self.authorized_keys.write_text((self.dir / "id_client.pub").read_text())
-        self.authorized_keys.chmod(0o600)
-
-        self.sshd_port = free_port()
-        self.sshd_log = self.dir / "sshd.log"
-        self.sshd_config = self.dir / "sshd_config"
-        self.sshd_config.write_text("\n".join([
-            f"ListenAddress 127.0.0.1:{self.sshd_port}",
-            f"HostKey {self.host_key}",
-            f"PidFile {self.dir / 'sshd.pid'}",
-            f"AuthorizedKeysFile {self.authorized_keys}",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password",
-            "UsePAM no",
-            "StrictModes no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "UseDNS no",
-            "X11Forwarding no",
-            "AcceptEnv none",
-            "MaxStartups 50",
-            "LogLevel VERBOSE",
-            "Subsystem sftp internal-sftp",
-            f"SetEnv PATH={self.bindir}:/usr/bin:/bin PERSH_CONFIG={self.remote_cfg}"
-            f" HOME={self.rhome} LC_ALL=C",
-            "",
-        ]))
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privsep dir
-        self.sshd_err = open(self.sshd_log, "wb")
-        self.sshd = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(self.sshd_config)],
-            stdin=subprocess.DEVNULL, stdout=self.sshd_err, stderr=self.sshd_err,
-            env={"PATH": "/usr/sbin:/usr/bin:/bin", "LC_ALL": "C"},
-            start_new_session=True, close_fds=True)
-        self.sshd_start = (h.proc_stat(self.sshd.pid) or {}).get("starttime")
-        self.sshd_children = set()  # (pid, starttime) of per-connection sshds, bridges
-
-        def up():
-            if self.sshd.poll() is not None:
-                raise AssertionError(f"sshd exited {self.sshd.returncode}: {self.sshd_text()}")
-            return port_open(self.sshd_port)
-        h.wait_for(up, 5, "sshd to listen")
+        self.sshd = Sshd(self.dir, self.dir / "id_client.pub",
+                         f"PATH={self.bindir}:/usr/bin:/bin PERSH_CONFIG={self.remote_cfg}"
+                         f" HOME={self.rhome} LC_ALL=C")
+        self.sshd_port = self.sshd.port
 
         self.proxy = FaultProxy(("127.0.0.1", self.sshd_port))
         self.port = self.proxy.port
@@ -229,16 +171,10 @@ class Remote:
     # -- the far side
 
     def sshd_text(self):
-        try:
-            return self.sshd_log.read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.sshd.text()
 
     def note_children(self):
-        """Remember sshd's per-connection children and what runs under them
-        (bridges), so close() ends them even after sshd is gone."""
-        if self.sshd.poll() is None:
-            self.sshd_children |= set(h.descendants(self.sshd.pid))
+        self.sshd.note_children()
 
     # -- teardown
 
@@ -251,28 +187,7 @@ class Remote:
             self.proxy.close()
         except Exception as e:  # noqa: BLE001
             problems.append(f"faultproxy close: {e!r}")
-        if self.sshd.poll() is None:
-            self.note_children()
-            os.kill(self.sshd.pid, signal.SIGTERM)
-            try:
-                self.sshd.wait(5)
-            except subprocess.TimeoutExpired:
-                problems.append(f"sshd {self.sshd.pid} ignored SIGTERM")
-                os.kill(self.sshd.pid, signal.SIGKILL)
-                self.sshd.wait(5)
-        # Per-connection sshds and bridges end when their connection closes
-        # (the proxy is gone); anything left is ended here.
-        for p, st in self.sshd_children:
-            if h.pid_running(p, st):
-                h.kill_quietly(p, signal.SIGTERM)
-        try:
-            h.wait_for(lambda: not any(h.pid_running(p, st) for p, st in self.sshd_children),
-                       3, "sshd children to end")
-        except h.Timeout:
-            for p, st in self.sshd_children:
-                if h.pid_running(p, st):
-                    h.kill_quietly(p, signal.SIGKILL)
-        self.sshd_err.close()
+        problems += self.sshd.close()
         return problems
 
 

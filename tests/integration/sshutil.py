@@ -1,9 +1,10 @@
-"""Helpers for the embedded SSH endpoint tests: a client key pair and an
-authorized_keys file in the test's temp dir (never ~/.ssh), the stock
-OpenSSH client's command line, and a frame-level client speaking through
-`ssh ... bridge NAME`."""
+"""Helpers for the SSH tests: a client key pair and an authorized_keys file
+in the test's temp dir (never ~/.ssh), the stock OpenSSH client's command
+line, a frame-level client speaking through `ssh ... bridge NAME`, and a
+throwaway stock OpenSSH sshd (remote attach and relay tests)."""
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -28,6 +29,111 @@ def keygen(path, kind="ed25519"):
         args[4:4] = ["-b", "2048"]
     subprocess.run(args, check=True, stdin=subprocess.DEVNULL, capture_output=True)
     return path
+
+
+SSHD = "/usr/sbin/sshd"
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+class Sshd:
+    """A throwaway stock OpenSSH sshd on a loopback port, everything in dir:
+    its own host key, an authorized_keys file holding the public key
+    client_pub, its log; logins get the environment setenv ("K=V ...").
+    close() ends it and, by pid, the per-connection sshds and what runs
+    under them."""
+
+    def __init__(self, dir, client_pub, setenv):
+        self.dir = dir
+        self.host_key = keygen(dir / "ssh_host_ed25519_key")
+        self.authorized_keys = dir / "authorized_keys"
+        self.authorized_keys.write_text(client_pub.read_text())
+        self.authorized_keys.chmod(0o600)
+        self.port = free_port()
+        self.log = dir / "sshd.log"
+        self.config = dir / "sshd_config"
+        self.config.write_text("\n".join([
+            f"ListenAddress 127.0.0.1:{self.port}",
+            f"HostKey {self.host_key}",
+            f"PidFile {dir / 'sshd.pid'}",
+            f"AuthorizedKeysFile {self.authorized_keys}",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin prohibit-password",
+            "UsePAM no",
+            "StrictModes no",
+            "PrintMotd no",
+            "PrintLastLog no",
+            "UseDNS no",
+            "X11Forwarding no",
+            "AcceptEnv none",
+            "ClientAliveInterval 0",
+            "MaxStartups 50",
+            "LogLevel VERBOSE",
+            "Subsystem sftp internal-sftp",
+            f"SetEnv {setenv}",
+            "",
+        ]))
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privsep dir
+        self.err = open(self.log, "wb")
+        self.proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(self.config)],
+            stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err,
+            env={"PATH": "/usr/sbin:/usr/bin:/bin", "LC_ALL": "C"},
+            start_new_session=True, close_fds=True)
+        self.children = set()  # (pid, starttime) of per-connection sshds and theirs
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"sshd exited {self.proc.returncode}: {self.text()}")
+            return port_open(self.port)
+        h.wait_for(up, 5, "sshd to listen")
+
+    def text(self):
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def note_children(self):
+        """Remember sshd's per-connection children and what runs under them
+        (bridges), so close() ends them even after sshd is gone."""
+        if self.proc.poll() is None:
+            self.children |= set(h.descendants(self.proc.pid))
+
+    def close(self):
+        """End everything; a list of problems seen (empty if none)."""
+        problems = []
+        if self.proc.poll() is None:
+            self.note_children()
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                problems.append(f"sshd {self.proc.pid} ignored SIGTERM")
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        # Per-connection sshds and bridges end when their connection closes;
+        # anything left is ended here.
+        for p, st in self.children:
+            if h.pid_running(p, st):
+                h.kill_quietly(p, signal.SIGTERM)
+        try:
+            h.wait_for(lambda: not any(h.pid_running(p, st) for p, st in self.children),
+                       3, "sshd children to end")
+        except h.Timeout:
+            for p, st in self.children:
+                if h.pid_running(p, st):
+                    h.kill_quietly(p, signal.SIGKILL)
+        self.err.close()
+        return problems
 
 
 def fingerprint(pub):

@@ -8,8 +8,6 @@ import os
 import signal
 import time
 
-import pytest
-
 import harness as h
 from harness import shell_run, wait_for
 from test_core import shell_pid

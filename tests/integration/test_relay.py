@@ -26,11 +26,11 @@ import pytest
 
 import harness as h
 from harness import wait_for
+from sshutil import SSHD, Sshd, free_port, keygen
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "faultproxy"))
 from faultproxy import FaultProxy  # noqa: E402
 
-SSHD = "/usr/sbin/sshd"
 HOST = "relaybox"
 
 # The relay protocol (src/proto.h).
@@ -39,29 +39,6 @@ RHELLO, RWELCOME, RCHALLENGE, RPROOF, RRESUMED, RDATA, RACK, REOF, RHEARTBEAT = 
 RELAY_MAGIC = 0x50524C59
 NEW, RESUME = 1, 2
 E_VERSION, E_NOSTREAM, E_AUTH = 1, 10, 11
-
-
-def free_port():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
-def port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-def keygen(path):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "persh-relay-test",
-                    "-f", str(path)], check=True, stdin=subprocess.DEVNULL, capture_output=True)
-    return path
 
 
 def established(port):
@@ -120,52 +97,8 @@ class Relay:
     # -- the target sshd
 
     def start_sshd(self):
-        d = self.dir
-        host_key = keygen(d / "ssh_host_ed25519_key")
-        auth = d / "authorized_keys"
-        auth.write_text((d / "id_client.pub").read_text())
-        auth.chmod(0o600)
-        self.sshd_port = free_port()
-        self.sshd_log = d / "sshd.log"
-        cfg = d / "sshd_config"
-        cfg.write_text("\n".join([
-            f"ListenAddress 127.0.0.1:{self.sshd_port}",
-            f"HostKey {host_key}",
-            f"PidFile {d / 'sshd.pid'}",
-            f"AuthorizedKeysFile {auth}",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password",
-            "UsePAM no",
-            "StrictModes no",
-            "PrintMotd no",
-            "PrintLastLog no",
-            "UseDNS no",
-            "X11Forwarding no",
-            "ClientAliveInterval 0",
-            "MaxStartups 50",
-            "LogLevel VERBOSE",
-            "Subsystem sftp internal-sftp",
-            f"SetEnv HOME={d} LC_ALL=C",
-            "",
-        ]))
-        try:
-            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-        except OSError as e:
-            pytest.skip(f"sshd needs /run/sshd: {e}")
-        self.sshd_err = open(self.sshd_log, "wb")
-        self.sshd = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stdin=subprocess.DEVNULL,
-                                     stdout=self.sshd_err, stderr=self.sshd_err,
-                                     env={"PATH": "/usr/sbin:/usr/bin:/bin", "LC_ALL": "C"},
-                                     start_new_session=True, close_fds=True)
-
-        def up():
-            if self.sshd.poll() is not None:
-                raise AssertionError(f"sshd exited {self.sshd.returncode}: "
-                                     f"{self.sshd_log.read_text(errors='replace')}")
-            return port_open(self.sshd_port)
-        wait_for(up, 5, "sshd to listen")
+        self.sshd = Sshd(self.dir, self.dir / "id_client.pub", f"HOME={self.dir} LC_ALL=C")
+        self.sshd_port = self.sshd.port
 
     def start_daemon(self):
         d = self.env.start_daemon()
@@ -213,16 +146,8 @@ class Relay:
             p.wait(5)
         self.proxy.close()
         if self.sshd is not None:
-            try:
-                os.killpg(self.sshd.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.sshd.wait(5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.sshd.pid, signal.SIGKILL)
-                self.sshd.wait(5)
-            self.sshd_err.close()
+            problems = self.sshd.close()
+            assert not problems, problems
 
 
 @pytest.fixture

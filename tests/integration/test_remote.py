@@ -22,9 +22,9 @@ import pytest
 
 import harness as h
 from harness import shell_run, wait_for
-from remote_util import (rendered_seq_numbers, ALIAS, BACKOFF_BASE, BACKOFF_MAX, HB_INTERVAL, HB_TIMEOUT, SSHD,
+from remote_util import (rendered_seq_numbers, ALIAS, BACKOFF_BASE, BACKOFF_MAX, HB_INTERVAL, HB_TIMEOUT,
                          Remote, seq_numbers, seq_problems)
-from sshutil import free_port
+from sshutil import SSHD, free_port
 
 DETACH_KEY = b"\x1c"
 N = 300              # lines in the sequence

@@ -7,7 +7,6 @@ tmux, with a private socket, is the outer terminal of persh clients, and
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import time
@@ -141,7 +140,7 @@ def numbered_stream(r, upto, timeout=15.0):
 def test_exact_resume_across_several_detaches(env, daemon):
     obs = env.raw()
     obs.handshake()
-    a = obs.attach("s")
+    obs.attach("s")
     # The printer runs in the session; a second client comes and goes.
     obs.send(h.INPUT, b"for i in $(seq 1 3000); do echo N$i; done; echo END-OF-RUN$((1+1))\r")
     got = bytearray()
