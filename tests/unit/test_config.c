@@ -215,6 +215,7 @@ static const char every_key[] = "[daemon]\n"
 				"keepalive_count = 5\n"
 				"login_grace = 10s\n"
 				"max_unauth = 3\n"
+				"max_unauth_per_source = 2\n"
 				"[client]\n"
 				"detach_key = C-a\n"
 				"reconnect = no\n"
@@ -1108,6 +1109,7 @@ Test(config, dump_defaults)
 			       "keepalive_count = 3\n"
 			       "login_grace = 30s\n"
 			       "max_unauth = 10\n"
+			       "max_unauth_per_source = 3\n"
 			       "\n"
 			       "[client]\n"
 			       "detach_key = ^\\\n"
@@ -1335,6 +1337,124 @@ Test(config, sample_documents_every_default)
 		config_free(cfg);
 	}
 	free(plain);
+	free(text);
+}
+
+/*
+ * doc/persh.ini.5.scd, the manual page: every key of the table, with its
+ * type, its default and its description, under its own section.
+ */
+
+/* Collapse runs of white space into one space, in place; with markup, also
+ * drop scdoc's bold marks and backslash escapes, and without it drop the
+ * backquotes of the table's texts (scdoc prints them as they are). */
+static void
+squeeze(char *s, int markup)
+{
+	char *w = s;
+	int space = 1;
+
+	for (char *r = s; *r != '\0'; r++) {
+		if (markup && *r == '*')
+			continue;
+		if (!markup && *r == '`')
+			continue;
+		if (markup && *r == '\\' && r[1] != '\0')
+			r++;
+		if (*r == ' ' || *r == '\t' || *r == '\n') {
+			if (!space)
+				*w++ = ' ';
+			space = 1;
+			continue;
+		}
+		*w++ = *r;
+		space = 0;
+	}
+	if (w > s && w[-1] == ' ')
+		w--;
+	*w = '\0';
+}
+
+Test(config, manual_documents_every_key)
+{
+	static const struct {
+		const char *section, *key, *type, *def, *doc;
+	} keys[] = {
+#define KEY(sec, key, type, def, doc) { #sec, #key, #type, def, doc },
+		CONFIG_TABLE(KEY)
+#undef KEY
+	};
+	const char *root = getenv("PERSH_SOURCE_ROOT");
+	char path[PATH_MAX], want[512], doc[1024], para[4096];
+	char *text, *sec, *end, *line, *p;
+	size_t nkeys = sizeof keys / sizeof keys[0];
+	int documented = 0;
+
+	if (root == NULL || *root == '\0') {
+		teardown();
+		cr_skip_test("PERSH_SOURCE_ROOT is not set");
+	}
+	snprintf(path, sizeof path, "%s/doc/persh.ini.5.scd", root);
+	text = read_all(path);
+
+	for (size_t i = 0; i < nkeys; i++) {
+		/* The section: from its "## [name]" heading to the next heading. */
+		snprintf(want, sizeof want, "\n## [%s]\n", keys[i].section);
+		sec = strstr(text, want);
+		cr_assert_not_null(sec, "%s: no heading \"## [%s]\"", path, keys[i].section);
+		sec += strlen(want);
+		end = strstr(sec, "\n#");
+		if (end == NULL)
+			end = sec + strlen(sec);
+
+		/* "*key* = _type_, default *value*" (or "default empty"), with
+		 * scdoc's escaping of backslashes. */
+		p = want + snprintf(want, sizeof want, "\n*%s* = _%s_, default ", keys[i].key,
+				   keys[i].type);
+		if (*keys[i].def == '\0') {
+			strcpy(p, "empty\n");
+		} else {
+			*p++ = '*';
+			for (const char *d = keys[i].def; *d != '\0'; d++) {
+				if (*d == '\\')
+					*p++ = '\\';
+				*p++ = *d;
+			}
+			strcpy(p, "*\n");
+		}
+		line = strstr(sec - 1, want);
+		cr_assert(line != NULL && line < end, "%s: [%s] %s lacks the line \"%.*s\"", path,
+		    keys[i].section, keys[i].key, (int)strlen(want) - 2, want + 1);
+
+		/* Its paragraph (the lines indented below it) starts with the
+		 * table's description. */
+		para[0] = '\0';
+		for (p = line + strlen(want); *p == '\t';) {
+			char *nl = strchr(p, '\n');
+			size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+
+			cr_assert_lt(strlen(para) + n + 2, sizeof para);
+			strncat(para, p, n);
+			strcat(para, " ");
+			p += n + (nl != NULL);
+		}
+		snprintf(doc, sizeof doc, "%s", keys[i].doc);
+		squeeze(doc, 0);
+		squeeze(para, 1);
+		cr_assert_eq(strncmp(para, doc, strlen(doc)), 0,
+		    "%s: [%s] %s is described as\n  %s\nbut config.h says\n  %s", path,
+		    keys[i].section, keys[i].key, para, doc);
+	}
+
+	/* And nothing else: no key the table does not have. */
+	for (p = text; (p = strstr(p, "\n*")) != NULL; p++) {
+		char *mark = strstr(p, "* = _"), *nl = strchr(p + 1, '\n');
+
+		if (mark != NULL && (nl == NULL || mark < nl))
+			documented++;
+	}
+	cr_assert_eq(documented, (int)nkeys, "%s documents %d keys, config.h has %zu", path,
+	    documented, nkeys);
 	free(text);
 }
 
