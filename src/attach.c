@@ -355,6 +355,17 @@ attach_frame(struct peer *p, void *arg, uint16_t type, const uint8_t *data, uint
 		if (at.peer != NULL && evbuffer_get_length(at.out) >= ATTACH_OUT_MAX)
 			peer_pause(at.peer, 1);
 		break;
+	case PROTO_SKIPPED:
+		/* Too slow for the output: the REDRAW that follows shows the screen
+		 * as of the new offset, which a resume then asks for. */
+		if (len != 8 || get64(data) < at.offset) {
+			attach_link_lost("malformed skip from the daemon");
+			return;
+		}
+		log_debug("attach: skipped %llu bytes of output (too slow); repainted",
+		    (unsigned long long)(get64(data) - at.offset));
+		at.offset = get64(data);
+		break;
 	case PROTO_REDRAW:
 		attach_write(data, len);
 		break;

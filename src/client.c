@@ -433,6 +433,16 @@ client_send_output(struct client *c, uint64_t off, const uint8_t *buf, size_t le
 	return peer_send(c->peer, PROTO_OUTPUT, hdr, sizeof hdr, buf, len);
 }
 
+/* Output before off is skipped: c could not keep up (a REDRAW follows). */
+void
+client_send_skipped(struct client *c, uint64_t off)
+{
+	uint8_t buf[8];
+
+	put64(buf, off);
+	peer_send(c->peer, PROTO_SKIPPED, buf, sizeof buf, NULL, 0);
+}
+
 /* Bytes that repaint c's terminal (outside the numbered output). */
 int
 client_send_redraw(struct client *c, const uint8_t *buf, size_t len)
@@ -445,6 +455,13 @@ size_t
 client_queued(const struct client *c)
 {
 	return c->peer != NULL ? peer_queued(c->peer) : 0;
+}
+
+/* Bytes c's socket has taken so far: whether c is reading at all. */
+uint64_t
+client_written(const struct client *c)
+{
+	return c->peer != NULL ? peer_written(c->peer) : 0;
 }
 
 /* The session let go of c: tell it why and close. */

@@ -20,7 +20,9 @@ struct client *client_new(int fd, pid_t pid, uid_t uid, const char *via);
 void client_send_attached(struct client *c, const struct proto_attached *m);
 int client_send_output(struct client *c, uint64_t off, const uint8_t *buf, size_t len);
 int client_send_redraw(struct client *c, const uint8_t *buf, size_t len);
+void client_send_skipped(struct client *c, uint64_t off);
 size_t client_queued(const struct client *c);
+uint64_t client_written(const struct client *c);
 /* The session let go of c: tell it why and close. */
 void client_detached(struct client *c, uint16_t reason);
 /* The session ended and c has all its output: send the status (c stays a

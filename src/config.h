@@ -51,11 +51,12 @@
 	    "tail), or none (live output only).")                                         \
 	X(session, client_buffer, size, "1M",                                             \
 	    "How far a client may fall behind the shell's output before it is "           \
-	    "dropped. At most scrollback.")                                               \
+	    "skipped to the present with a repaint (dropped if restore is not "           \
+	    "screen). At most scrollback.")                                               \
 	X(session, stall_timeout, duration, "2s",                                         \
 	    "When every attached client is a full client_buffer behind, the shell is "    \
-	    "paused like a slow terminal; clients that drain nothing for this long "      \
-	    "are dropped and the shell resumes.")                                         \
+	    "paused like a slow terminal; after this long with nothing drained it "       \
+	    "resumes without them.")                                                      \
 	X(session, max_sessions, uint, "1024", "Most sessions one daemon runs at once.") \
 	X(session, orphan_timeout, duration, "24h",                                       \
 	    "A session whose last client was lost without detaching (dead link, "         \

@@ -25,6 +25,7 @@
 #define CONTROL_BACKOFF_MS 200
 
 static int listen_fd = -1, lock_fd = -1;
+static int starved; /* accept ran out of fds: said once, until it works again */
 static struct event *accept_ev, *backoff_timer;
 static struct control_paths paths;
 
@@ -131,13 +132,21 @@ control_accept(evutil_socket_t lfd, short what, void *arg)
 
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				log_warn("accept: %s; pausing", strerror(errno));
+				/* Once per episode: retried every CONTROL_BACKOFF_MS. */
+				if (!starved)
+					log_warn("accept: %s; connections wait until fds are free",
+					    strerror(errno));
+				starved = 1;
 				event_del(accept_ev);
 				loop_timer_set(backoff_timer, CONTROL_BACKOFF_MS);
 			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_warn("accept: %s", strerror(errno));
 			}
 			return;
+		}
+		if (starved) {
+			log_info("accept: fds available again");
+			starved = 0;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
 			log_warn("SO_PEERCRED: %s", strerror(errno));

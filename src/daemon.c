@@ -155,16 +155,36 @@ daemon_null_stdio(void)
 }
 
 /* Allow as many fds as the hard limit: every session holds a PTY master
- * and every client a socket. */
+ * and every client a socket. The shells get the soft limit we were given
+ * back (session_exec), as Go's os/exec does: select() and close-every-fd
+ * loops in them expect the usual soft limit (1024), not ours. */
 static void
 daemon_rlimit(void)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		session_set_nofile((uint64_t)rl.rlim_cur);
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* Say so when max_sessions attached sessions (a PTY and a client socket
+ * each) cannot fit under the fd limit: past it, shells fail to start and
+ * connections wait unaccepted. */
+static void
+daemon_rlimit_check(void)
+{
+	struct rlimit rl;
+	uint64_t want = 2 * (uint64_t)cfg->session_max_sessions + 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (uint64_t)rl.rlim_cur < want)
+		log_warn("RLIMIT_NOFILE is %llu: too few fds for max_sessions = %u "
+		    "attached sessions (about %llu); raise the hard limit (ulimit -Hn, systemd "
+		    "LimitNOFILE=) or lower max_sessions", (unsigned long long)rl.rlim_cur,
+		    cfg->session_max_sessions, (unsigned long long)want);
 }
 
 /* Where the log goes: "auto" in the background is syslog when there is
@@ -173,9 +193,11 @@ static const char *
 daemon_log_target(int foreground, char *buf, size_t len)
 {
 	struct stat st;
+	/* Empty, as for every other path key, means the default. */
+	const char *log = cfg->daemon_log[0] != '\0' ? cfg->daemon_log : "auto";
 
-	if (strcmp(cfg->daemon_log, "auto") != 0 || foreground)
-		return cfg->daemon_log;
+	if (strcmp(log, "auto") != 0 || foreground)
+		return log;
 	if (stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode))
 		return "syslog";
 	snprintf(buf, len, "%s/persh.log", paths.dir);
@@ -269,6 +291,7 @@ cmd_serve(int argc, char **argv)
 		daemon_null_stdio();
 	}
 	log_info("persh %s daemon started (pid %d)", PERSH_VERSION, (int)getpid());
+	daemon_rlimit_check();
 
 	loop_run();
 

@@ -34,6 +34,7 @@ struct peer {
 	void *arg;
 	int dead, paused, writing;
 	int above; /* output went past PEER_LOWAT; drain is owed when it falls */
+	uint64_t written; /* bytes the socket took, ever */
 	int lingering, freed;
 	int wdead; /* a write failed: discard output, keep reading to EOF */
 	int parsing; /* inside peer_parse: a resume must not parse again */
@@ -235,6 +236,8 @@ peer_flush(struct peer *p, int in_send)
 	/* evbuffer_write of nothing returns -1 without a syscall, leaving a
 	 * stale errno that would read as a failed write. */
 	n = evbuffer_get_length(p->out) > 0 ? evbuffer_write(p->out, p->fd) : 0;
+	if (n > 0)
+		p->written += (uint64_t)n;
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		p->wdead = 1;
 		evbuffer_drain(p->out, evbuffer_get_length(p->out));
@@ -319,6 +322,13 @@ size_t
 peer_queued(const struct peer *p)
 {
 	return evbuffer_get_length(p->out);
+}
+
+/* Bytes the socket has taken so far: whether a peer makes progress. */
+uint64_t
+peer_written(const struct peer *p)
+{
+	return p->written;
 }
 
 /* Stop or resume reading (backpressure); resuming parses what is buffered. */

@@ -33,6 +33,8 @@ int peer_send(struct peer *p, uint16_t type, const void *fixed, size_t flen, con
 /* Queue an ERROR frame. */
 int peer_send_error(struct peer *p, uint16_t code, const char *text);
 size_t peer_queued(const struct peer *p);
+/* Bytes the socket has taken so far. */
+uint64_t peer_written(const struct peer *p);
 /* Stop or resume reading (backpressure). */
 void peer_pause(struct peer *p, int paused);
 int peer_fd(const struct peer *p);

@@ -65,6 +65,10 @@ enum proto_type {
 	                        numbered output, so they carry no offset */
 	PROTO_STATS = 27,    /* count u16, then count x (reason u16, total u64): how
 	                        many clients and sessions ended for each reason */
+	PROTO_SKIPPED = 28,  /* offset u64: the client could not keep up with the
+	                        output; what came before offset is skipped, and
+	                        REDRAW frames follow that show the screen as of
+	                        offset, where OUTPUT goes on */
 };
 
 /* ATTACH flags */

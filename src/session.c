@@ -6,10 +6,11 @@
  * attached, so a detached shell never blocks on output. Members are pumped
  * from their own ring offset while their socket queue has room. The shell is
  * paused (the PTY is not read) only while the fastest member is a whole
- * client_buffer behind, like a slow terminal; a member that drains nothing
- * for stall_timeout then is dropped. A member that falls a whole
- * client_buffer behind the others is dropped, so one stalled client never
- * holds back the shell or its peers.
+ * client_buffer behind, like a slow terminal, and for stall_timeout at most.
+ * A member a whole client_buffer behind (slower than the fastest, or
+ * stalled) never holds back the shell or its peers: it is skipped to the
+ * present with a repaint of the screen if it is still reading, else left
+ * behind until it reads again (session_behind).
  */
 #include "session.h"
 
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -56,6 +58,8 @@ struct member {
 	int input_paused;
 	int exit_sent; /* it has the exit status; it stays until it says so */
 	int repaint;   /* send a REDRAW once it has caught up (it drew over its screen) */
+	uint64_t written; /* what its socket had taken when it was last repainted */
+	int behind;       /* left behind: paces no one until it reads again */
 	TAILQ_ENTRY(member) entry;
 };
 
@@ -92,12 +96,15 @@ struct session {
 	int pty_done;  /* no more output will come */
 	int seen;      /* a client acknowledged the exit status */
 	int removed;
+	int fresh;     /* just created: its first attach is the one that created it */
 
 	TAILQ_ENTRY(session) entry;
 };
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static unsigned nsessions;
+/* The soft fd limit for shells; 0: the daemon's own. */
+static uint64_t child_nofile;
 
 static void session_read_cb(evutil_socket_t, short, void *);
 static void session_write_cb(evutil_socket_t, short, void *);
@@ -109,6 +116,13 @@ static void session_pump(struct session *, struct member *);
 static void session_update_reading(struct session *);
 static void session_finish(struct session *);
 static void session_remove(struct session *);
+
+/* The soft RLIMIT_NOFILE the daemon was started with, for its shells. */
+void
+session_set_nofile(uint64_t soft)
+{
+	child_nofile = soft;
+}
 
 /* The shell to run: the configured one, the passwd entry's, $SHELL, sh. */
 static const char *
@@ -159,6 +173,15 @@ session_exec(const char *shell, const char *term, const char *name)
 	if (syscall(SYS_close_range, 4U, ~0U, 0U) == -1)
 		for (int fd = 4; fd < 65536; fd++)
 			close(fd);
+	/* The fd limit the user gave the daemon, not the one it raised. */
+	if (child_nofile != 0) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && child_nofile < (uint64_t)rl.rlim_cur) {
+			rl.rlim_cur = (rlim_t)child_nofile;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 
 	/* $HOME as the daemon has it, else the passwd entry's. */
 	if ((home == NULL || home[0] != '/') && pw != NULL && pw->pw_dir != NULL)
@@ -250,6 +273,7 @@ session_create(const struct session_spec *spec, char *err, size_t errlen)
 	s->drain_timer = loop_timer_new(session_drain_timeout, s);
 	s->alone_timer = loop_timer_new(session_alone_expired, s);
 	s->alone_deadline = -1;
+	s->fresh = 1;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
 	session_update_reading(s);
@@ -444,8 +468,9 @@ session_send_redraw(struct client *c, struct evbuffer *out)
 	}
 }
 
-/* Send ATTACHED and a repaint of the session's screen to c; returns the
- * ring offset the repaint stands for. */
+/* Send a repaint of the session's screen to c, announced by ATTACHED (a
+ * new member) or SKIPPED (a == NULL: a member too slow for the output);
+ * returns the ring offset the repaint stands for. */
 static uint64_t
 session_redraw(struct session *s, struct client *c, struct proto_attached *a)
 {
@@ -455,12 +480,57 @@ session_redraw(struct session *s, struct client *c, struct proto_attached *a)
 	if (s->restore == NULL)
 		s->restore = restore_new(s->name, s->ring, s->rows, s->cols);
 	off = restore_dump(s->restore, out);
-	a->offset = off;
-	a->flags |= PROTO_ATTACHED_REDRAW;
-	client_send_attached(c, a);
+	if (a != NULL) {
+		a->offset = off;
+		a->flags |= PROTO_ATTACHED_REDRAW;
+		client_send_attached(c, a);
+	} else
+		client_send_skipped(c, off);
 	session_send_redraw(c, out);
 	evbuffer_free(out);
 	return off;
+}
+
+/* m is a whole client_buffer behind the output (the fastest member sets
+ * the pace), or held the shell for stall_timeout. If its socket took
+ * anything since it was last repainted, it is alive, only slower than the
+ * shell (a slow terminal, a thin link): skip it to the present with a
+ * repaint of the screen, as tmux does, rather than cut it off. If not
+ * (stopped, XOFF, a dead link not yet noticed), leave it behind: it paces
+ * no one, holds at most one repaint, and is repainted when it reads again
+ * (or dropped by the heartbeat timeout). With no screen to repaint
+ * ([session] restore other than screen) it is let go instead. */
+static void
+session_behind(struct session *s, struct member *m, uint16_t reason)
+{
+	uint64_t behind = ring_head(s->ring) - m->off;
+
+	if (cfg->session_restore != CONFIG_RESTORE_SCREEN) {
+		session_drop(s, m, reason);
+		return;
+	}
+	if (client_written(m->c) == m->written) {
+		if (!m->behind)
+			log_info("session %s: %s left behind: it reads nothing (%llu bytes behind)",
+			    s->name, client_label(m->c), (unsigned long long)behind);
+		m->behind = 1;
+		return;
+	}
+	m->behind = 0;
+	m->written = client_written(m->c);
+	m->off = session_redraw(s, m->c, NULL);
+	m->repaint = 0;
+	log_info("session %s: %s skipped %llu bytes it could not keep up with (repainted)",
+	    s->name, client_label(m->c), (unsigned long long)behind);
+	session_pump(s, m);
+}
+
+/* Whether m is a whole client_buffer behind, or out of the ring. */
+static int
+session_is_behind(const struct session *s, const struct member *m)
+{
+	return ring_head(s->ring) - m->off > cfg->session_client_buffer ||
+	    m->off < ring_tail(s->ring);
 }
 
 /* Add c as a member and bring it up to date: exactly from the offset it
@@ -496,6 +566,11 @@ session_attach(struct session *s, struct client *c, const struct proto_attach *r
 	a.rows = s->rows;
 	a.cols = s->cols;
 	snprintf(a.name, sizeof a.name, "%s", s->name);
+	if (s->fresh) {
+		/* client_attach creates a session only to attach to it at once. */
+		a.flags |= PROTO_ATTACHED_CREATED;
+		s->fresh = 0;
+	}
 	/* Bytes drawn for another size would garble; a redraw will not. */
 	if ((req->flags & PROTO_ATTACH_RESUME) && req->offset >= ring_tail(s->ring) &&
 	    req->offset <= head && (same_size || cfg->session_restore != CONFIG_RESTORE_SCREEN)) {
@@ -552,6 +627,8 @@ session_pump(struct session *s, struct member *m)
 {
 	uint64_t head = ring_head(s->ring);
 
+	if (m->behind)
+		return; /* repainted when it reads again */
 	while (m->off < head && client_queued(m->c) < SESSION_PUMP_HIWAT) {
 		size_t run;
 		const uint8_t *p = ring_peek(s->ring, m->off, &run);
@@ -613,7 +690,7 @@ session_room(const struct session *s)
 	if (bound > ring_capacity(s->ring))
 		bound = ring_capacity(s->ring); /* scrollback shrank on reload */
 	TAILQ_FOREACH(m, &s->members, entry)
-		if (head - m->off < min_lag)
+		if (!m->behind && head - m->off < min_lag)
 			min_lag = head - m->off;
 	if (min_lag == UINT64_MAX)
 		return ring_capacity(s->ring);
@@ -644,8 +721,8 @@ session_update_reading(struct session *s)
 		loop_timer_set(s->stall_timer, cfg->session_stall_timeout);
 }
 
-/* Every member stayed a whole buffer behind for stall_timeout: drop them
- * all and let the shell run. */
+/* Every member stayed a whole buffer behind for stall_timeout: let the
+ * shell run without them (session_behind). */
 static void
 session_stall(void *arg)
 {
@@ -655,8 +732,8 @@ session_stall(void *arg)
 
 	for (m = TAILQ_FIRST(&s->members); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
-		if (head - m->off >= cfg->session_client_buffer)
-			session_drop(s, m, PROTO_R_STALLED);
+		if (!m->behind && head - m->off >= cfg->session_client_buffer)
+			session_behind(s, m, PROTO_R_STALLED);
 	}
 	session_update_reading(s);
 }
@@ -669,7 +746,6 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct member *m, *next;
 	size_t room = session_room(s), contig;
 	uint8_t *dst = ring_reserve(s->ring, &contig);
-	uint64_t head, bound;
 	ssize_t n;
 
 	(void)what;
@@ -695,12 +771,10 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->restore != NULL)
 		restore_output(s->restore);
 
-	head = ring_head(s->ring);
-	bound = cfg->session_client_buffer;
 	for (m = TAILQ_FIRST(&s->members); m != NULL; m = next) {
 		next = TAILQ_NEXT(m, entry);
-		if (head - m->off > bound || m->off < ring_tail(s->ring))
-			session_drop(s, m, PROTO_R_SLOW);
+		if (m->behind || session_is_behind(s, m))
+			session_behind(s, m, PROTO_R_SLOW);
 		else
 			session_pump(s, m);
 	}
@@ -715,7 +789,10 @@ session_drained(struct session *s, struct client *c)
 
 	if (m == NULL)
 		return;
-	session_pump(s, m);
+	if (m->behind || session_is_behind(s, m))
+		session_behind(s, m, PROTO_R_SLOW); /* it reads again: repaint it */
+	else
+		session_pump(s, m);
 	if (!s->removed)
 		session_update_reading(s);
 }

@@ -311,6 +311,8 @@ sc_attach_frame(uint16_t type, const uint8_t *data, uint32_t len)
 		}
 		sc_out(data + 8, len - 8);
 		break;
+	case PROTO_SKIPPED:
+		break; /* the client could not keep up; the REDRAW after it repaints */
 	case PROTO_REDRAW:
 		sc_out(data, len);
 		break;

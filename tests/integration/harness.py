@@ -429,7 +429,7 @@ MAX_PAYLOAD = MAX_DATA + 64
 
 HELLO, HEARTBEAT, ERROR = 1, 2, 3
 ATTACH, INPUT, RESIZE, DETACH, LIST, KILL, DETACH_ALL = 10, 11, 12, 13, 14, 15, 16
-ATTACHED, OUTPUT, EXIT, DETACHED, SESSION, OK, REDRAW, STATS = 20, 21, 22, 23, 24, 25, 26, 27
+ATTACHED, OUTPUT, EXIT, DETACHED, SESSION, OK, REDRAW, STATS, SKIPPED = range(20, 29)
 GONE = 17
 
 ATTACH_CREATE, ATTACH_READONLY, ATTACH_RESUME = 0x1, 0x2, 0x4
@@ -625,8 +625,10 @@ class RawClient:
         end = deadline(timeout)
         rx = re.compile(pattern)
         while not rx.search(data):
-            ftype, p = self.expect((OUTPUT, REDRAW, EXIT, DETACHED, ERROR),
+            ftype, p = self.expect((OUTPUT, REDRAW, SKIPPED, EXIT, DETACHED, ERROR),
                                    max(0.0, (end - time.monotonic()) / SCALE))
+            if ftype == SKIPPED:
+                continue  # a REDRAW follows
             if ftype == REDRAW:
                 data += p
                 continue
