@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "relay.h"
 #include "session.h"
+#include "spawn.h"
 #include "sshd.h"
 #include "util.h"
 
@@ -156,7 +157,7 @@ daemon_null_stdio(void)
 
 /* Allow as many fds as the hard limit: every session holds a PTY master
  * and every client a socket. The shells get the soft limit we were given
- * back (session_exec), as Go's os/exec does: select() and close-every-fd
+ * back (spawn.c), as Go's os/exec does: select() and close-every-fd
  * loops in them expect the usual soft limit (1024), not ours. */
 static void
 daemon_rlimit(void)
@@ -164,7 +165,7 @@ daemon_rlimit(void)
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		session_set_nofile((uint64_t)rl.rlim_cur);
+		spawn_set_nofile((uint64_t)rl.rlim_cur);
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}

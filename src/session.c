@@ -18,16 +18,12 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <fcntl.h>
-#include <pty.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/queue.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -40,6 +36,7 @@
 #include "restore.h"
 #include "stats.h"
 #include "ring.h"
+#include "spawn.h"
 #include "util.h"
 
 /* Most bytes queued to one member's socket before pumping stops. */
@@ -103,8 +100,6 @@ struct session {
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static unsigned nsessions;
-/* The soft fd limit for shells; 0: the daemon's own. */
-static uint64_t child_nofile;
 
 static void session_read_cb(evutil_socket_t, short, void *);
 static void session_write_cb(evutil_socket_t, short, void *);
@@ -117,147 +112,21 @@ static void session_update_reading(struct session *);
 static void session_finish(struct session *);
 static void session_remove(struct session *);
 
-/* The soft RLIMIT_NOFILE the daemon was started with, for its shells. */
-void
-session_set_nofile(uint64_t soft)
-{
-	child_nofile = soft;
-}
-
-/* The shell to run: the configured one, the passwd entry's, $SHELL, sh. */
-static const char *
-session_shell(void)
-{
-	struct passwd *pw;
-	const char *sh;
-
-	if (cfg->session_shell[0] != '\0')
-		return cfg->session_shell;
-	pw = getpwuid(getuid());
-	if (pw != NULL && pw->pw_shell != NULL && pw->pw_shell[0] == '/')
-		return pw->pw_shell;
-	sh = getenv("SHELL");
-	if (sh != NULL && sh[0] == '/')
-		return sh;
-	return "/bin/sh";
-}
-
-/* TERM for a new shell: forced by the config, else the client's. */
-static const char *
-session_term(const char *client_term)
-{
-	if (cfg->session_term[0] != '\0')
-		return cfg->session_term;
-	if (client_term != NULL && client_term[0] != '\0' && strchr(client_term, '/') == NULL)
-		return client_term;
-	return "xterm-256color";
-}
-
-/* In the child: become the shell, or report errno through fd 3. */
-static void __attribute__((noreturn))
-session_exec(const char *shell, const char *term, const char *name)
-{
-	const struct passwd *pw = getpwuid(getuid());
-	const char *home = getenv("HOME");
-	const char *base = strrchr(shell, '/');
-	char argv0[256];
-	sigset_t none;
-	int e;
-
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
-	/* Only fd 3, the exec-error pipe (close-on-exec), survives. */
-	if (syscall(SYS_close_range, 4U, ~0U, 0U) == -1)
-		for (int fd = 4; fd < 65536; fd++)
-			close(fd);
-	/* The fd limit the user gave the daemon, not the one it raised. */
-	if (child_nofile != 0) {
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && child_nofile < (uint64_t)rl.rlim_cur) {
-			rl.rlim_cur = (rlim_t)child_nofile;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
-
-	/* $HOME as the daemon has it, else the passwd entry's. */
-	if ((home == NULL || home[0] != '/') && pw != NULL && pw->pw_dir != NULL)
-		home = pw->pw_dir;
-	if (home == NULL || chdir(home) == -1)
-		(void)chdir("/");
-	setenv("TERM", term, 1);
-	setenv("PERSH_SESSION", name, 1);
-	if (home != NULL)
-		setenv("HOME", home, 1);
-
-	/* A leading '-' makes it a login shell, as login(1) and tmux do. */
-	snprintf(argv0, sizeof argv0, "-%s", base != NULL ? base + 1 : shell);
-	execl(shell, argv0, (char *)NULL);
-	e = errno;
-	(void)write(3, &e, sizeof e);
-	_exit(127);
-}
-
-/* Fork the shell under a new PTY; NULL with a reason in err. */
+/* Start the shell (spawn.c) and take it on; NULL with a reason in err. */
 struct session *
 session_create(const struct session_spec *spec, char *err, size_t errlen)
 {
-	struct winsize ws = { .ws_row = spec->rows, .ws_col = spec->cols };
-	const char *shell = session_shell();
-	const char *term = session_term(spec->term);
 	struct session *s = NULL;
-	sigset_t all, old;
-	int pipefd[2], master = -1, e = 0;
-	ssize_t n;
-	pid_t pid;
+	struct spawn sp;
 
-	if (ws.ws_row == 0 || ws.ws_col == 0) {
-		ws.ws_row = 24;
-		ws.ws_col = 80;
-	}
-	if (pipe2(pipefd, O_CLOEXEC) == -1) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
+	if (spawn_shell(spec->name, spec->rows, spec->cols, spec->term, &sp, err, errlen) == -1)
 		return NULL;
-	}
-	/* No handler may run in the child between fork and exec. */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = forkpty(&master, NULL, NULL, &ws);
-	if (pid == 0) {
-		if (dup2(pipefd[1], 3) == -1)
-			_exit(127);
-		fcntl(3, F_SETFD, FD_CLOEXEC);
-		session_exec(shell, term, spec->name);
-	}
-	e = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	close(pipefd[1]);
-	if (pid == -1) {
-		snprintf(err, errlen, "forkpty: %s", strerror(e));
-		close(pipefd[0]);
-		return NULL;
-	}
-	/* Blocks only until our own child execs: the pipe closes on exec. */
-	do
-		n = read(pipefd[0], &e, sizeof e);
-	while (n == -1 && errno == EINTR);
-	close(pipefd[0]);
-	if (n == sizeof e) {
-		snprintf(err, errlen, "cannot run %s: %s", shell, strerror(e));
-		close(master);
-		waitpid(pid, NULL, 0);
-		return NULL;
-	}
-
 	s = xcalloc(1, sizeof *s);
 	snprintf(s->name, sizeof s->name, "%s", spec->name);
-	s->pid = pid;
-	s->master = master;
-	s->rows = ws.ws_row;
-	s->cols = ws.ws_col;
+	s->pid = sp.pid;
+	s->master = sp.master;
+	s->rows = sp.rows;
+	s->cols = sp.cols;
 	s->ring = ring_create((size_t)cfg->session_scrollback);
 	if (cfg->session_restore == CONFIG_RESTORE_SCREEN)
 		s->restore = restore_new(s->name, s->ring, s->rows, s->cols);
@@ -265,10 +134,8 @@ session_create(const struct session_spec *spec, char *err, size_t errlen)
 	s->created = now_wall();
 	s->activity = now_ms();
 	TAILQ_INIT(&s->members);
-	fd_set_nonblock(master, 1);
-	fd_set_cloexec(master);
-	s->rev = event_new(loop_base(), master, EV_READ | EV_PERSIST, session_read_cb, s);
-	s->wev = event_new(loop_base(), master, EV_WRITE | EV_PERSIST, session_write_cb, s);
+	s->rev = event_new(loop_base(), sp.master, EV_READ | EV_PERSIST, session_read_cb, s);
+	s->wev = event_new(loop_base(), sp.master, EV_WRITE | EV_PERSIST, session_write_cb, s);
 	s->stall_timer = loop_timer_new(session_stall, s);
 	s->drain_timer = loop_timer_new(session_drain_timeout, s);
 	s->alone_timer = loop_timer_new(session_alone_expired, s);
@@ -277,8 +144,8 @@ session_create(const struct session_spec *spec, char *err, size_t errlen)
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
 	session_update_reading(s);
-	log_info("session %s: started %s (pid %d, %ux%u, TERM=%s)", s->name, shell, (int)pid,
-	    s->cols, s->rows, term);
+	log_info("session %s: started %s (pid %d, %ux%u, TERM=%s)", s->name, sp.shell,
+	    (int)sp.pid, s->cols, s->rows, sp.term);
 	return s;
 }
 

@@ -18,8 +18,6 @@ struct session_spec {
 	const char *term; /* the client's TERM, may be empty */
 };
 
-/* The soft RLIMIT_NOFILE shells start with (the daemon raises its own). */
-void session_set_nofile(uint64_t soft);
 /* Fork the shell; NULL with a reason in err. */
 struct session *session_create(const struct session_spec *spec, char *err, size_t errlen);
 struct session *session_find(const char *name);

@@ -9,6 +9,7 @@ import os
 import pwd
 import random
 import re
+import resource
 import select
 import shlex
 import shutil
@@ -529,6 +530,37 @@ def test_runtime_dir_too_open_is_closed_at_start(env):
     env.start_daemon()
     assert stat.S_IMODE(os.stat(env.run).st_mode) == 0o700
     env.wait_log(r"%s was mode 755; set it to 0700" % re.escape(str(env.run)))
+
+
+def test_shell_gets_the_fd_limit_the_daemon_was_given(env):
+    """The daemon raises its own soft fd limit to the hard one (a PTY and a
+    socket per session); its shells get the soft limit back, as a login
+    would give them (select() and close-every-fd loops rely on it)."""
+    old = resource.getrlimit(resource.RLIMIT_NOFILE)
+    hard = old[1]
+    soft = min(1024, hard - 1)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        daemon = env.start_daemon()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, old)
+    if not h.VALGRIND:  # valgrind keeps fds of its own and shows its limits
+        limits = open(f"/proc/{daemon.pid}/limits").read()
+        m = re.search(r"^Max open files\s+(\d+)\s+(\d+)", limits, re.M)
+        assert m and m.group(1) == m.group(2) == str(hard), m and m.group(0)
+    t = env.attach("s")
+    got = int(shell_run(t, "ulimit -Sn").strip())
+    # valgrind counts its own reserved fds into what it hands on
+    assert got == soft or (h.VALGRIND and soft <= got < soft + 64), got
+    assert shell_run(t, "ulimit -Hn").strip() == str(hard)
+
+
+def test_attached_says_created_only_to_the_attach_that_created(env, daemon):
+    a, b = env.raw(), env.raw()
+    for c in (a, b):
+        c.handshake()
+    assert a.attach("cr")["flags"] & 1, "the creating attach is not told CREATED"
+    assert not b.attach("cr")["flags"] & 1, "a later attach is told CREATED"
 
 
 def test_empty_log_means_auto(env):
