@@ -23,6 +23,14 @@
 #define CONFIG_MS_M (INT64_C(60) * CONFIG_MS_S)
 #define CONFIG_MS_H (INT64_C(60) * CONFIG_MS_M)
 
+/* The longest line config_load takes: inih's line buffer, less the newline
+ * and the NUL config_reader hands it. */
+#if INI_USE_STACK
+#define CONFIG_LINE_MAX (INI_MAX_LINE - 2)
+#else
+#define CONFIG_LINE_MAX (INI_INITIAL_ALLOC - 2)
+#endif
+
 /* One identifier per key, to index per-key data such as the line a key
  * was set on. */
 enum config_id {
@@ -913,10 +921,14 @@ out:
 static void
 config_dump_key(FILE *fp, const char *key, const char *value)
 {
-	/* inih takes " ;" as the start of a comment, so a value beginning
-	 * with ';' must follow the '=' directly to survive a reload. */
+	/* A value that filled a line as "key=value" must be written so again,
+	 * or the line is too long to load back. inih takes " ;" as the start
+	 * of a comment, so a value beginning with ';' must follow the '='
+	 * directly to survive a reload. */
 	if (*value == '\0')
 		fprintf(fp, "%s =\n", key);
+	else if (strlen(key) + strlen(" = ") + strlen(value) > CONFIG_LINE_MAX)
+		fprintf(fp, "%s=%s\n", key, value);
 	else if (*value == ';')
 		fprintf(fp, "%s =%s\n", key, value);
 	else

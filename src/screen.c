@@ -429,6 +429,16 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 	uint32_t kind = 0;
 	int n = 1, k, width;
 
+	/* What REP repeats, and a glyph's marks, count wherever it went:
+	 * also off the screen (column -1 of a double-width line 0 columns
+	 * wide), where REP of a lone mark would loop forever. libvterm keeps
+	 * all of a glyph's marks, however many, and adds the next write's:
+	 * tell the scanner to stop that. */
+	s->cwidth = info->width;
+	for (k = 1; k < FLOOD && info->chars[0] != 0 && info->chars[k] != 0; k++)
+		;
+	if (k == FLOOD)
+		s->flood = 1;
 	if (pos.row < 0 || pos.row >= s->rows || pos.col < 0 || pos.col >= s->cols)
 		return 1;
 	if (info->width == 0)
@@ -450,15 +460,7 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 	if (info->chars[0] != 0 && info->chars[1] != 0) {
 		comb_set(r, pos.col, info->chars + 1);
 		c->ch |= CELL_COMB;
-		/* libvterm keeps all of a glyph's marks, however many, and
-		 * adds the next write's: tell the scanner to stop that. */
-		for (k = 1; k < FLOOD && info->chars[k] != 0; k++)
-			;
-		if (k == FLOOD)
-			s->flood = 1;
 	}
-
-	s->cwidth = info->width;
 
 	/* libvterm leaves the cursor on a glyph that reached the right edge
 	 * and wraps before the next one: the dump must reproduce that. */
@@ -712,14 +714,27 @@ screen_feed(struct screen *s, const uint8_t *buf, size_t len)
 	}
 }
 
-/* Hand libvterm the scanned bytes up to upto. */
+/* Hand libvterm the scanned bytes up to upto, and a NUL, which it skips.
+ * libvterm 0.1.4 decodes text into an array as long as what is left of
+ * the write; a UTF-8 sequence left unfinished before a control makes one
+ * more code point (U+FFFD) of the text after it, written past the array
+ * when that text ends the write. The NUL is room for it. */
 void
 screen_flush(struct screen *s, const uint8_t *upto)
 {
-	if (upto > s->fed) {
-		vterm_input_write(s->vt, (const char *)s->fed, (size_t)(upto - s->fed));
-		s->fed = upto;
-	}
+	uint8_t small[4096], *buf;
+	size_t n;
+
+	if (upto <= s->fed)
+		return;
+	n = (size_t)(upto - s->fed);
+	buf = n < sizeof small ? small : xmalloc(n + 1);
+	memcpy(buf, s->fed, n);
+	buf[n] = '\0';
+	vterm_input_write(s->vt, (const char *)buf, n + 1);
+	if (buf != small)
+		free(buf);
+	s->fed = upto;
 }
 
 /* libvterm's cursor. */

@@ -288,8 +288,10 @@ d_glyph(struct dump *d, const struct row *r, int col, int row, int width)
 			d_utf8(d, e->ch[i]);
 	}
 	/* At the right edge the cursor stays put in xterm, but libvterm
-	 * keeps it on a wide glyph's first half: ask again next time. */
-	if (kind == CELL_ZERO || col + w >= width)
+	 * keeps it on a wide glyph's first half: ask again next time. So
+	 * after a wide glyph with combining marks: libvterm 0.1.4 moves past
+	 * each wide mark (U+302A...) by two more columns. */
+	if (kind == CELL_ZERO || col + w >= width || (w == 2 && (c->ch & CELL_COMB)))
 		d->col = -1;
 	else
 		d->col = col + w;

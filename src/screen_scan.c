@@ -13,9 +13,13 @@
  *
  * It also keeps libvterm 0.1.4 alive on what any program may print: a CSI
  * with more than 16 parameters (crash), REP with nothing to repeat
- * (endless loop), and after a resize, margins turned inside out (crash on
- * the next scroll) or a saved cursor off the screen (writes past its line
- * table).
+ * (endless loop), a string terminator parted from its ESC (read past the
+ * input), a status request (DECRQSS) for a setting it does not know (a
+ * bad format string), a C1 control in UTF-8 (a glyph of width -1 that
+ * moves the cursor back, even off the line), tab stops set or cleared at
+ * column -1 (write before its table), and after a resize, margins turned
+ * inside out (crash on the next scroll) or a saved cursor off the screen
+ * (writes past its line table).
  *
  * Bytes reach libvterm in runs: a sequence whose effect depends on
  * libvterm's state (the cursor for DECSC and tab stops, the pen for SGR 8)
@@ -39,9 +43,10 @@ enum {
 	S_STR_ESC,	/* ESC inside one: ST, or the string is dropped */
 };
 
-/* In the ground state only ESC and the charset shifts matter. */
+/* In the ground state only ESC, the charset shifts and the first byte of
+ * a C1 control in UTF-8 matter. */
 static const uint8_t ground_special[256] = {
-	[0x0e] = 1, [0x0f] = 1, [0x1b] = 1,
+	[0x0e] = 1, [0x0f] = 1, [0x1b] = 1, [0xc2] = 1,
 };
 
 /* A new screen's scanner. */
@@ -192,6 +197,42 @@ osc_end(struct screen *s)
 		t[n - 2] = '\0';
 		free(*dst[i]);
 		*dst[i] = t;
+	}
+}
+
+/* 1 for a DECRQSS (DCS $ q setting ST) libvterm 0.1.4 does not answer
+ * well: for a setting it does not know, it prints "0$r" with a format that
+ * takes the setting's length for a string (%.s), which is undefined. */
+static int
+dcs_bad_request(const struct scan *sc)
+{
+	static const char *const known[] = { "m", "r", "s", " q", "\"q" };
+	size_t n = sc->osclen;
+
+	if (n < 2 || sc->osc[0] != '$' || sc->osc[1] != 'q')
+		return 0;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (!sc->oscover && n - 2 == strlen(known[i]) &&
+		    memcmp(sc->osc + 2, known[i], n - 2) == 0)
+			return 0;
+	return 1;
+}
+
+/* An OSC or DCS string ends at p (BEL, or the \ of ST). One that libvterm
+ * would mishandle, or that cancel says so of, is ended by CAN instead: all
+ * libvterm would do with the string is a reply, which nobody reads. */
+static void
+str_end(struct screen *s, const uint8_t *p, int cancel)
+{
+	s->sc.state = S_GROUND;
+	if (s->sc.str)
+		osc_end(s);
+	else if (dcs_bad_request(&s->sc))
+		cancel = 1;
+	if (cancel) {
+		screen_flush(s, p);
+		vterm_input_write(s->vt, "\030", 1);
+		s->fed = p + 1;
 	}
 }
 
@@ -352,13 +393,34 @@ dec_mode(struct screen *s, long mode, int v, int first, const uint8_t *p)
 	}
 }
 
+/* The column of libvterm's cursor, for a tab stop set or cleared by the
+ * sequence ending at p; -1 if it is off the columns, which libvterm 0.1.4
+ * allows (-1 on a double-width line of a 1-column screen, 0 columns wide)
+ * and would index its tab stops with: the sequence is then cancelled by
+ * CAN instead. */
+static int
+tab_col(struct screen *s, const uint8_t *p, int *col)
+{
+	int row;
+
+	screen_flush(s, p);
+	screen_cursor(s, &row, col);
+	if (*col >= 0 && *col < s->cols) {
+		screen_flush(s, p + 1);
+		return 0;
+	}
+	vterm_input_write(s->vt, "\030", 1);
+	s->fed = p + 1;
+	return -1;
+}
+
 /* A complete CSI sequence ending at p. */
 static void
 csi_end(struct screen *s, uint8_t c, const uint8_t *p)
 {
 	struct scan *sc = &s->sc;
 	const long *a = sc->args;
-	int n = sc->argi, row, col;
+	int n = sc->argi, col;
 	long v;
 
 	if (sc->nleader == 1 && sc->leader == '?' && sc->ninter == 0) {
@@ -421,12 +483,14 @@ csi_end(struct screen *s, uint8_t c, const uint8_t *p)
 		set_lrm(s, a, n);
 		break;
 	case 'g':
-		screen_flush(s, p + 1);
-		screen_cursor(s, &row, &col);
 		v = CSI_ARG_OR(a[0], 0);
-		if (v == 0 && col < s->cols)
-			s->tabs[col] = 0;
-		else if (v == 3 || v == 5)
+		if (v == 0) {
+			if (tab_col(s, p, &col) == 0)
+				s->tabs[col] = 0;
+			break;
+		}
+		screen_flush(s, p + 1);
+		if (v == 3 || v == 5)
 			memset(s->tabs, 0, s->cols);
 		break;
 	}
@@ -488,7 +552,7 @@ static void
 c1(struct screen *s, uint8_t c, const uint8_t *p)
 {
 	struct scan *sc = &s->sc;
-	int row, col;
+	int col;
 
 	sc->state = S_GROUND;
 	switch (c) {
@@ -507,9 +571,7 @@ c1(struct screen *s, uint8_t c, const uint8_t *p)
 		break;
 	case 'H':
 		/* HTS */
-		screen_flush(s, p + 1);
-		screen_cursor(s, &row, &col);
-		if (col < s->cols)
+		if (tab_col(s, p, &col) == 0)
 			s->tabs[col] = 1;
 		break;
 	}
@@ -610,6 +672,32 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 		}
 		c = *p;
 
+		if (c == 0xc2 && sc->state == S_GROUND) {
+			/* A C1 control in UTF-8 (U+0080-U+009F) is a glyph
+			 * of width -1 to libvterm 0.1.4, which moves its cursor
+			 * back a column, or off the line: keep it from libvterm
+			 * (a terminal shows nothing for it). So that no later
+			 * byte can complete one, libvterm gets 0xc2 only with
+			 * the rest of its character, U+00A0-U+00BF; alone, it
+			 * gets the U+FFFD it would have made of it. (Cut after
+			 * the 0xc2, it waits whole for the next slice.) */
+			if (p + 1 == end)
+				continue;
+			if (p[1] >= 0xa0 && p[1] < 0xc0) {
+				p++;
+				continue;
+			}
+			screen_flush(s, p);
+			if (p[1] >= 0x80) {
+				s->fed = p + 2;
+				p++;
+			} else {
+				vterm_input_write(s->vt, "\xef\xbf\xbd", 3);
+				s->fed = p + 1;
+			}
+			continue;
+		}
+
 		/* Controls act in every state, as in libvterm's parser. */
 		if (c == 0x00 || c == 0x7f)
 			continue;
@@ -632,9 +720,7 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			continue;
 		}
 		if (c == 0x07 && sc->state == S_STR) {
-			sc->state = S_GROUND;
-			if (sc->str)
-				osc_end(s);
+			str_end(s, p, 0);
 			continue;
 		}
 		if (c < 0x20) {
@@ -647,8 +733,6 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 
 		switch (sc->state) {
 		case S_STR:
-			if (!sc->str)
-				break;
 			if (sc->osclen < SCAN_OSC)
 				sc->osc[sc->osclen++] = (char)c;
 			else
@@ -656,9 +740,11 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			break;
 		case S_STR_ESC:
 			if (c == '\\') {
-				sc->state = S_GROUND;
-				if (sc->str)
-					osc_end(s);
+				/* libvterm 0.1.4 takes the string as ending one
+				 * byte before the ST, at its ESC: with the ESC in an
+				 * earlier write, or a control between them, that is
+				 * a length of -1, and it reads past the write. */
+				str_end(s, p, p == buf || p[-1] != 0x1b);
 				break;
 			}
 			/* The string is dropped; the ESC starts a sequence. */
@@ -673,7 +759,11 @@ scan_feed(struct screen *s, const uint8_t *buf, size_t len)
 			}
 			/* FALLTHROUGH */
 		case S_ESC:
-			if (sc->ninter == 0 && c >= 0x40 && c < 0x60) {
+			/* libvterm 0.1.4 starts a CSI, OSC or DCS on its final
+			 * byte whatever intermediates came before it; only its
+			 * other C1 controls want none. */
+			if ((sc->ninter == 0 && c >= 0x40 && c < 0x60) || c == '[' || c == ']' ||
+			    c == 'P') {
 				c1(s, c, p);
 				break;
 			}

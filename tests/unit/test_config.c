@@ -1202,6 +1202,24 @@ Test(config, dump_round_trip_edge_values)
 	config_free(cfg);
 }
 
+Test(config, dump_round_trip_longest_values)
+{
+	/* Values that fill the longest line as "key=value": the dump has no
+	 * room for blanks around the '=' (found by tests/fuzz/fuzz_config). */
+	char text[2 * LONGEST_LINE + 64], value[LONGEST_LINE + 1];
+	size_t n = LONGEST_LINE - strlen("log=");
+	struct config *cfg;
+
+	memset(value, 'a', n);
+	value[n] = '\0';
+	snprintf(text, sizeof text, "[daemon]\nlog=%s\n[session]\nterm=;%s\n", value, value + 2);
+	cfg = expect_ok(text);
+	cr_assert_eq(strlen(cfg->daemon_log), n);
+	cr_assert_eq(strlen(cfg->session_term), n - 1);
+	expect_round_trip(cfg);
+	config_free(cfg);
+}
+
 /*
  * conf/persh.ini, found through $PERSH_SOURCE_ROOT.
  */

@@ -729,6 +729,18 @@ Test(synthetic, combining_characters)
 	screen_free(a);
 }
 
+Test(synthetic, wide_combining_marks)
+{
+	/* libvterm 0.1.4 makes a glyph with a wide combining mark (U+302A-
+	 * U+302F) two columns wide and moves two columns further for each
+	 * such mark: the redraw must not count on where the cursor went
+	 * (found by tests/fuzz/fuzz_screen). */
+	const char *in = "a\xe3\x80\xaeX\r\n\xe6\x97\xa5\xe3\x80\xae\xe3\x80\xaeY\r\n"
+	    "\xef\xbf\xbd\xe3\x80\xaa\xcc\x81Z";
+
+	screen_free(roundtrip(5, 20, in, "z"));
+}
+
 Test(synthetic, alternate_screen_1049)
 {
 	const char *in = "primary line 1\r\n\033[32mgreen\033[3;5H\033[1;4m"
@@ -1161,6 +1173,19 @@ Test(robustness, rep_of_nothing, .timeout = 30)
 	screen_free(a);
 }
 
+Test(robustness, rep_of_a_mark_off_the_screen, .timeout = 30)
+{
+	struct screen *a = screen_new(1, 1);
+
+	/* On a double-width line of a 1-column screen libvterm 0.1.4 puts a
+	 * glyph at column -1: REP of a lone mark put there looped forever
+	 * (found by tests/fuzz/fuzz_screen). */
+	feed_str(a, "\033#4h\033[l\xcc\x81\033[b\033[5b");
+	feed_str(a, "\033#5q\033[b");
+	cr_assert_eq(a->grid[0].rows[0]->cells[0].ch & CELL_CP, 'q');
+	screen_free(a);
+}
+
 Test(robustness, resize_under_margins_and_saved_cursor)
 {
 	struct screen *a = screen_new(24, 80);
@@ -1191,6 +1216,136 @@ Test(robustness, resize_under_margins_and_saved_cursor)
 	screen_resize(a, 3, 20);
 	feed_str(a, "\033[@\033[P\033[L\033[Mx\033[?69l");
 	check(a, NULL, "left margin after resize", 0, 0);
+	screen_free(a);
+}
+
+/* Feed len bytes from a heap buffer of exactly that size, so that ASan
+ * (the sanitizer pass) sees a read past them. */
+static void
+feed_exact(struct screen *s, const char *bytes, size_t len)
+{
+	uint8_t *p = malloc(len);
+
+	memcpy(p, bytes, len);
+	screen_feed(s, p, len);
+	free(p);
+}
+
+Test(robustness, string_terminator_apart_from_its_esc)
+{
+	struct screen *a = screen_new(5, 20);
+
+	/* libvterm 0.1.4 ends the string at the ESC before the ST: with the
+	 * ESC in an earlier write, or a control between them, it read past
+	 * the write (found by tests/fuzz/fuzz_screen). */
+	feed_exact(a, "\033]2;a\nb\033", 8);
+	feed_exact(a, "\\", 1);
+	cr_assert_str_eq(a->title, "ab");
+	feed_exact(a, "\033P$qm\r\033", 8);
+	feed_exact(a, "\\", 1);
+	feed_exact(a, "\033]1;icon\033\000\\X", 12);
+	cr_assert_str_eq(a->icon, "icon");
+	cr_assert_eq(a->sc.state, 0, "back in the ground state");
+	cr_assert_str_eq(row_text(a, 0, 1), "X");
+	check(a, NULL, "string terminator apart", 0, 0);
+	screen_free(a);
+}
+
+Test(robustness, status_request_for_an_unknown_setting)
+{
+	struct screen *a = screen_new(5, 20);
+
+	/* libvterm 0.1.4 answers DECRQSS for a setting it does not know
+	 * with a bad format string (found by tests/fuzz/fuzz_screen): such
+	 * a request goes unanswered; known ones are still answered. */
+	nreplies = 0;
+	screen_set_reply_cb(a, collect, NULL);
+	feed_str(a, "\033P$q{\033\\\033P$qxyz\a\033P$q\033\\\033P$qmm\033\\");
+	cr_assert_eq(nreplies, 0, "replies: %s", replies);
+	feed_str(a, "\033P$qm\033\\");
+	cr_assert(nreplies > 0 && strstr(replies, "$r") != NULL, "replies: %s", replies);
+	screen_set_reply_cb(a, NULL, NULL);
+	check(a, NULL, "unknown status request", 0, 0);
+	screen_free(a);
+}
+
+Test(robustness, intermediates_before_csi_osc_dcs)
+{
+	struct screen *a = screen_new(5, 20);
+	char in[256];
+	int n = snprintf(in, sizeof in, "\033([1");
+
+	/* libvterm 0.1.4 starts a CSI, OSC or DCS whatever intermediates
+	 * come before: the scanner must too, or more than 16 parameters
+	 * reach it and crash it (found by tests/fuzz/fuzz_screen). */
+	for (int i = 0; i < 40; i++)
+		n += snprintf(in + n, sizeof in - n, ";1");
+	n += snprintf(in + n, sizeof in - n, "mx\033 ]2;title\a\033--P$q{\033\\y");
+	screen_feed(a, (const uint8_t *)in, (size_t)n);
+	cr_assert(a->grid[0].rows[0]->cells[0].ch & ATTR_BOLD);
+	cr_assert_str_eq(a->title, "title");
+	cr_assert_str_eq(row_text(a, 0, 0), "xy");
+	check(a, NULL, "intermediates", 0, 0);
+	screen_free(a);
+}
+
+Test(robustness, tab_stop_with_the_cursor_at_column_minus_one)
+{
+	struct screen *a = screen_new(1, 1);
+	int row, col;
+
+	/* A double-width line of a 1-column screen is 0 columns wide, and
+	 * libvterm 0.1.4 puts its cursor at column -1, where HTS and TBC
+	 * wrote before its tab stops and ours (found by
+	 * tests/fuzz/fuzz_screen). */
+	feed_str(a, "\033#6\033[C");
+	screen_cursor(a, &row, &col);
+	cr_assert_eq(col, -1);
+	feed_str(a, "\033H\033[g\033[0g\0337\0338");
+	cr_assert_eq(a->tabs[0], 1);
+	feed_str(a, "\033#5x\033[3g");
+	cr_assert_eq(a->tabs[0], 0);
+	screen_free(a);
+}
+
+Test(robustness, c1_control_in_utf8)
+{
+	struct screen *a = screen_new(5, 20);
+	int row, col;
+
+	/* U+0080-U+009F is a glyph of width -1 to libvterm 0.1.4: the cursor
+	 * went back a column, off the line at column 0 (found by
+	 * tests/fuzz/fuzz_screen). A terminal shows nothing for it. */
+	feed_str(a, "ab\xc2\x83" "cd\r\n\xc2\x9b" "x");
+	screen_feed(a, (const uint8_t *)"\r\ne\xc2", 4);
+	screen_feed(a, (const uint8_t *)"\x80" "f\xc2\xa9", 4);
+	cr_assert_str_eq(row_text(a, 0, 0), "abcd");
+	cr_assert_str_eq(row_text(a, 0, 1), "x");
+	cr_assert_str_eq(row_text(a, 0, 2), "ef?", "U+00A9 is a character");
+	screen_cursor(a, &row, &col);
+	cr_assert(row == 2 && col == 3, "cursor (%d,%d)", row, col);
+	/* Nor can what follows a bad 0xc2 make one. */
+	feed_str(a, "\r\n\xc2\xc2\x83\x84y\xc2");
+	feed_str(a, "z");
+	cr_assert_str_eq(row_text(a, 0, 3), "??y?z");
+	cr_assert_eq(a->grid[0].rows[3]->cells[0].ch & CELL_CP, 0xfffd);
+	check(a, NULL, "C1 in UTF-8", 0, 0);
+	screen_free(a);
+}
+
+Test(robustness, unfinished_utf8_before_the_end_of_a_write)
+{
+	struct screen *a = screen_new(1, 1);
+
+	/* A UTF-8 sequence left unfinished when a write ends makes libvterm
+	 * 0.1.4 decode the text of the next one into an array a code point
+	 * too short: what it drew there was stack garbage (found by
+	 * tests/fuzz/fuzz_screen). */
+	feed_str(a, "\xdd" "0\xd0\xcf");
+	screen_resize(a, 3, 47);
+	feed_str(a, "\xc4\xd1" "6");
+	cr_assert_str_eq(row_text(a, 0, 0), "0????6");
+	check(a, NULL, "unfinished UTF-8", 0, 0);
 	screen_free(a);
 }
 
