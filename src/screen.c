@@ -426,7 +426,7 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 	struct screen *s = arg;
 	struct row *r;
 	struct cell *c;
-	uint32_t kind = 0;
+	uint32_t kind = 0, cp;
 	int n = 1, k, width;
 
 	/* What REP repeats, and a glyph's marks, count wherever it went:
@@ -450,7 +450,11 @@ cb_putglyph(VTermGlyphInfo *info, VTermPos pos, void *arg)
 	r = s->grid[s->alt].rows[pos.row];
 	row_claim(r, s->cols, pos.col, pos.col + n);
 	c = &r->cells[pos.col];
-	c->ch = (info->chars[0] & CELL_CP) | kind | s->pen.ch;
+	/* libvterm 0.1.4 decodes 5- and 6-byte sequences, and 4-byte ones
+	 * past U+10FFFF, to code points no terminal shows and a cell has no
+	 * bits for: they are U+FFFD, one column wide as libvterm drew them. */
+	cp = info->chars[0] > 0x10ffff ? 0xfffd : info->chars[0];
+	c->ch = cp | kind | s->pen.ch;
 	c->fg = s->pen.fg | (info->protected_cell ? COL_PROT : 0);
 	c->bg = s->pen.bg;
 	if (n == 2) {

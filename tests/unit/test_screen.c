@@ -1333,6 +1333,21 @@ Test(robustness, c1_control_in_utf8)
 	screen_free(a);
 }
 
+Test(robustness, code_points_past_unicode)
+{
+	struct screen *a = screen_new(5, 20);
+
+	/* libvterm 0.1.4 decodes these to code points past U+10FFFF, which a
+	 * cell cut to another character (found by tests/fuzz/fuzz_screen):
+	 * they are U+FFFD, as a terminal shows them. */
+	feed_str(a, "a\xf8\xb8\xb8\xb8\xb8" "b\xf4\x90\x80\x80" "c\xf7\xbf\xbf\xbf" "d\xfd\xbf\xbf\xbf\xbf\xbf" "e");
+	cr_assert_str_eq(row_text(a, 0, 0), "a?b?c?d?e");
+	for (int col = 1; col < 8; col += 2)
+		cr_assert_eq(a->grid[0].rows[0]->cells[col].ch & CELL_CP, 0xfffd, "column %d", col);
+	check(a, NULL, "past Unicode", 0, 0);
+	screen_free(a);
+}
+
 Test(robustness, unfinished_utf8_before_the_end_of_a_write)
 {
 	struct screen *a = screen_new(1, 1);
