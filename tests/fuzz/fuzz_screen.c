@@ -1,9 +1,7 @@
 /* Fuzzes the terminal emulator and its redraw, replayed into a fresh screen. */
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wchar.h>
 
 #include <event2/buffer.h>
 
@@ -65,22 +63,71 @@ fz_replay(const struct screen *s, struct evbuffer *d)
 	return n;
 }
 
-/* 1 if a grid of s holds a wide character kept as a narrow cell: one that
- * had no room for its second half (a screen 1 column wide, or libvterm's
- * REP, which repeats a wide glyph into the last column). */
+/* What libvterm makes of cp: 1 narrow (or a narrow mark), 2 wide, 3 a
+ * combining mark that makes its glyph wide (U+302A-U+302F...). Asked of a
+ * terminal of its own, written "a" and cp, since the C library's tables
+ * disagree with libvterm's; remembered (0: not asked yet). */
 static int
-fz_cut_wide(const struct screen *s)
+fz_kind(uint32_t cp)
+{
+	static uint8_t known[0x110000 / 4];
+	static VTerm *vt;
+	uint8_t *k = &known[cp / 4], shift = (uint8_t)(cp % 4 * 2);
+	VTermScreenCell cell;
+	VTermPos pos, home = { 0, 0 };
+	char buf[16];
+	int n;
+
+	if ((*k >> shift & 3) != 0)
+		return *k >> shift & 3;
+	if (vt == NULL) {
+		if ((vt = vterm_new(1, 16)) == NULL)
+			abort();
+		vterm_set_utf8(vt, 1);
+		vterm_screen_reset(vterm_obtain_screen(vt), 1);
+	}
+	if (cp < 0x800)
+		n = snprintf(buf, sizeof buf, "\033[H\033[Ka%c%c", 0xc0 | cp >> 6, 0x80 | (cp & 0x3f));
+	else if (cp < 0x10000)
+		n = snprintf(buf, sizeof buf, "\033[H\033[Ka%c%c%c", 0xe0 | cp >> 12,
+		    0x80 | (cp >> 6 & 0x3f), 0x80 | (cp & 0x3f));
+	else
+		n = snprintf(buf, sizeof buf, "\033[H\033[Ka%c%c%c%c", 0xf0 | cp >> 18,
+		    0x80 | (cp >> 12 & 0x3f), 0x80 | (cp >> 6 & 0x3f), 0x80 | (cp & 0x3f));
+	vterm_input_write(vt, buf, (size_t)n);
+	vterm_state_get_cursorpos(vterm_obtain_state(vt), &pos);
+	vterm_screen_get_cell(vterm_obtain_screen(vt), home, &cell);
+	*k |= (uint8_t)((pos.col != 3 ? 1 : cell.chars[1] == cp ? 3 : 2) << shift);
+	return *k >> shift & 3;
+}
+
+/* 1 if a grid of s holds a glyph whose width the redraw cannot give back:
+ * a wide character kept narrow, with no room for its second half (a
+ * screen 1 column wide, or libvterm's REP, which repeats a wide glyph
+ * into the last column); or a mark that libvterm makes wide, measured one
+ * way when it comes in the write of its base and another when it comes
+ * later, or alone. */
+static int
+fz_odd_width(const struct screen *s)
 {
 	for (int g = 0; g < 2; g++) {
 		if (s->grid[g].rows == NULL)
 			continue;
 		for (int r = 0; r < s->rows; r++) {
-			for (int c = 0; c < s->cols; c++) {
-				uint32_t ch = s->grid[g].rows[r]->cells[c].ch;
+			const struct row *row = s->grid[g].rows[r];
 
-				if ((ch & CELL_KIND) == 0 && (ch & CELL_CP) >= 0x1100 &&
-				    wcwidth((wchar_t)(ch & CELL_CP)) == 2)
+			for (int c = 0; c < s->cols; c++) {
+				uint32_t ch = row->cells[c].ch, cp = ch & CELL_CP;
+				const struct comb *e;
+
+				if (cp >= 0x80 && cp <= 0x10ffff && (fz_kind(cp) == 3 ||
+				    ((ch & CELL_KIND) == 0 && fz_kind(cp) == 2)))
 					return 1;
+				if (!(ch & CELL_COMB) || (e = screen_comb(row, c)) == NULL)
+					continue;
+				for (int i = 0; i < SCREEN_MAX_COMB && e->ch[i] != 0; i++)
+					if (e->ch[i] <= 0x10ffff && fz_kind(e->ch[i]) == 3)
+						return 1;
 			}
 		}
 	}
@@ -107,10 +154,10 @@ fz_same(struct evbuffer *a, struct evbuffer *b)
  * except where the redraw cannot reproduce A (screen_dump.c says what):
  * a cursor libvterm put where no cursor movement reaches, or a saved
  * cursor left off the screen by a resize, which the redraw saves at the
- * nearest place. Nor where a wide character had no room for its second
- * half and is kept as a narrow one (fz_cut_wide): its redraw takes two
- * columns, or wraps. B is a state a redraw reaches, so B's redraw fed to
- * a fresh C redraws the same unless B has such a character too.
+ * nearest place. Nor where a glyph's width cannot be given back
+ * (fz_odd_width): a wide character kept narrow, or a glyph with a wide
+ * mark. B is a state a redraw reaches, so B's redraw fed to a fresh C
+ * redraws the same unless B has such a glyph too.
  */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -119,17 +166,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct evbuffer *da, *db, *dc;
 	uint32_t rng;
 	size_t off = 4, at, n;
+	uint16_t rows;
 
 	if (size < 4)
 		return 0;
-	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
-		abort();
 	a = screen_new(1 + data[0] % FZ_ROWS, 1 + data[1] % FZ_COLS);
 	rng = data[2];
 	at = data[3] == 0 ? SIZE_MAX : off + (size - off) * (data[3] & 15) / 16;
 	for (;;) {
-		if (off == at)
-			screen_resize(a, 1 + fz_rng(&rng) % FZ_ROWS, 1 + fz_rng(&rng) % FZ_COLS);
+		if (off == at) {
+			/* In this order with any compiler: rows, then columns. */
+			rows = (uint16_t)(1 + fz_rng(&rng) % FZ_ROWS);
+			screen_resize(a, rows, (uint16_t)(1 + fz_rng(&rng) % FZ_COLS));
+		}
 		if (off == size)
 			break;
 		n = fz_chunk(&rng);
@@ -145,12 +194,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	da = fz_dump(a);
 	b = fz_replay(a, da);
 	db = fz_dump(b);
-	if (!fz_cut_wide(a) && screen_reachable(a) && (!a->saved.valid ||
+	if (!fz_odd_width(a) && screen_reachable(a) && (!a->saved.valid ||
 	    (a->saved.row < a->rows && a->saved.col < a->cols)))
 		FZ_CHECK(fz_same(da, db));
 	c = fz_replay(b, db);
 	dc = fz_dump(c);
-	FZ_CHECK(fz_cut_wide(b) || fz_same(db, dc));
+	FZ_CHECK(fz_odd_width(b) || fz_same(db, dc));
 
 	evbuffer_free(da);
 	evbuffer_free(db);

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Write the seed corpus of the fuzz targets into tests/fuzz/corpus/.
 
-Seeds are named seed-*; files the fuzzer found (merged in with -merge=1)
-and crash regressions (crash-*) are left alone. Re-running rewrites the
-seeds with the same bytes, except the authorized_keys ones, whose keys are
-made fresh by ssh-keygen (only public halves are written).
+Seeds are named seed-*; files the fuzzer found (merged in with -merge=1,
+named by their SHA-1), crash regressions (crash-*) and inputs kept for an
+exception to an invariant (invariant-*) are left alone. Re-running rewrites
+the seeds with the same bytes, except the authorized_keys ones, whose keys
+are made fresh by ssh-keygen (only public halves are written).
 
     tests/fuzz/seed.py
 """
