@@ -7,16 +7,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant that only a bug breaks: stop with the line that failed. */
-#define FZ_CHECK(x) do {                                                    \
-	if (!(x)) {                                                         \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-		abort();                                                    \
-	}                                                                   \
-} while (0)
 
 /* The file config_load reads: a memfd, named by its /proc path, so that
  * nothing is written to disk. */

@@ -12,16 +12,8 @@
 #include "peer.h"
 #include "proto.h"
 #include "util.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant that only a bug breaks: stop with the line that failed. */
-#define FZ_CHECK(x) do {                                                    \
-	if (!(x)) {                                                         \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-		abort();                                                    \
-	}                                                                   \
-} while (0)
 
 /* Bytes written to the socket in one go, at most. */
 #define FZ_CHUNK_MAX 20000

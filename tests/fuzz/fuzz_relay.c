@@ -7,16 +7,8 @@
 #include "stream.h"
 #include "streamkey.h"
 #include "util.h"
+#include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant that only a bug breaks: stop with the line that failed. */
-#define FZ_CHECK(x) do {                                                    \
-	if (!(x)) {                                                         \
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
-		abort();                                                    \
-	}                                                                   \
-} while (0)
 
 /* Frame types of our own, past the relay's: what the source and the link
  * do to the stream between frames from the other end. */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Run the target on one file; -1 if it cannot be read. */
 static int
