@@ -33,6 +33,7 @@ import errno
 import json
 import os
 import queue
+import random
 import select
 import signal
 import socket
@@ -55,6 +56,42 @@ _PENDING = "pending"        # accepted while frozen: upstream not connected yet
 _CONNECTING = "connecting"  # upstream connect() in progress
 _OPEN = "open"
 _CLOSED = "closed"
+
+
+# Ports handed out by free_port() in this process, never handed out twice.
+_given_ports = set()
+
+
+def free_port():
+    """A loopback TCP port for a server the caller is about to start.
+
+    bind(0) would return a port from the kernel's ephemeral range, and
+    between our close() and the server's bind() any connect() or bind(0)
+    on the machine may be handed that same port ("Address already in use").
+    So pick below the ephemeral range, where the kernel never allocates,
+    and check that nothing holds the port now."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    top = min(low, 65536) - 1
+    base = 10000 if top - 10000 >= 2000 else 1024
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(500):
+        port = rng.randrange(base, top)
+        if port in _given_ports:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _given_ports.add(port)
+        return port
+    raise OSError(f"no free loopback port in {base}..{top}")
 
 
 def _parse_addr(value, default_host="127.0.0.1"):

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import faultproxy  # noqa: E402
-from faultproxy import FaultProxy  # noqa: E402
+from faultproxy import FaultProxy, free_port  # noqa: E402
 
 SCALE = float(os.environ.get("PERSH_TEST_TIMEOUT_SCALE", "1"))
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "faultproxy.py")
@@ -204,13 +204,6 @@ def clients():
     yield connect
     for s in socks:
         s.close()
-
-
-def free_port():
-    """A port nobody listens on (bound and released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------

@@ -7,19 +7,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import harness as h
 
 
-def free_port():
-    """A loopback TCP port nobody listens on right now."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+sys.path.insert(0, str(h.HERE.parent / "faultproxy"))
+from faultproxy import free_port  # noqa: E402,F401  (re-exported to the tests)
 
 
 def keygen(path, kind="ed25519"):
